@@ -1,0 +1,31 @@
+/*
+ * app.h - the application object: what every handler may reach.
+ *
+ * For now it holds the resolved configuration and process-wide state (start time,
+ * the shutdown flag). Later issues add the orchestrator, storage, model cache and
+ * hardware services here; transports never see inside it.
+ */
+#ifndef TA_APP_H
+#define TA_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "../core/core.h"
+
+typedef struct ta_app {
+    char data_dir[4096];
+    char db_path[4096];
+    char model_cache_path[4096];
+    struct timespec started;  /* CLOCK_MONOTONIC at start */
+    atomic_bool shutting_down; /* set once on SIGINT/SIGTERM: handlers should wrap up */
+} ta_app;
+
+/* Fills paths from the given overrides (NULL = default) and creates the directories. */
+int ta_app_init(ta_app *app, const char *db_path, const char *model_cache_path, ta_error *err);
+
+/* Seconds since ta_app_init. */
+double ta_app_uptime(const ta_app *app);
+
+#endif

@@ -18,7 +18,7 @@ typedef struct ta_app {
     char data_dir[4096];
     char db_path[4096];
     char model_cache_path[4096];
-    struct timespec started;  /* CLOCK_MONOTONIC at start */
+    struct timespec started;   /* CLOCK_MONOTONIC at start */
     atomic_bool shutting_down; /* set once on SIGINT/SIGTERM: handlers should wrap up */
 } ta_app;
 

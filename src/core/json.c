@@ -25,7 +25,7 @@ json_t *ta_json_parse(const char *buf, size_t len, ta_error *err)
 
 char *ta_json_dump(const json_t *value, size_t *out_len)
 {
-    char *s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     if (s && out_len) *out_len = strlen(s);
     return s;
 }

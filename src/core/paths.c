@@ -22,8 +22,10 @@ static int copy_out(char *out, size_t cap, const char *s, ta_error *err)
 int ta_paths_join(char *out, size_t cap, const char *a, const char *b, ta_error *err)
 {
     size_t la = strlen(a);
-    while (la > 1 && a[la - 1] == '/') la--;
-    while (*b == '/') b++;
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    while (*b == '/')
+        b++;
     int n = snprintf(out, cap, "%.*s/%s", (int)la, a, b);
     if (n < 0 || (size_t)n >= cap) return ta_error_set(err, TA_EINVAL, "path too long");
     return TA_OK;

@@ -72,9 +72,9 @@ static int do_ping(ta_call *call)
         }
         sent++;
     }
-    return ta_call_reply(call, json_pack("{s:s,s:s,s:I,s:I}", "response", "pong", "version",
-                                         TA_VERSION, "pid", (json_int_t)getpid(), "count",
-                                         (json_int_t)sent));
+    return ta_call_reply(call,
+                         json_pack("{s:s,s:s,s:I,s:I}", "response", "pong", "version", TA_VERSION,
+                                   "pid", (json_int_t)getpid(), "count", (json_int_t)sent));
 }
 
 /* ---- health / version --------------------------------------------------------------- */
@@ -89,8 +89,8 @@ static const ta_schema health_response = {.name = "HealthResponse", .fields = he
 static int do_health(ta_call *call)
 {
     const char *status = atomic_load(&call->app->shutting_down) ? "stopping" : "ok";
-    return ta_call_reply(call, json_pack("{s:s,s:s,s:f}", "status", status, "version",
-                                         TA_VERSION, "uptime_s", ta_app_uptime(call->app)));
+    return ta_call_reply(call, json_pack("{s:s,s:s,s:f}", "status", status, "version", TA_VERSION,
+                                         "uptime_s", ta_app_uptime(call->app)));
 }
 
 static const ta_field version_fields[] = {
@@ -133,22 +133,21 @@ static int do_system_info(ta_call *call)
     ta_hw_basic hw;
     ta_hw_basic_probe(&hw, NULL);
     const char *os = hw.os_pretty[0] ? hw.os_pretty : hw.os_name;
-    return ta_call_reply(
-        call, json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:I,s:I}", "os", os, "kernel", hw.os_release,
-                        "arch", hw.arch, "cpu", hw.cpu_model[0] ? hw.cpu_model : "unknown",
-                        "cores", hw.physical_cores, "threads", hw.logical_threads, "ram",
-                        (json_int_t)hw.ram_total_bytes, "ram_available",
-                        (json_int_t)hw.ram_available_bytes));
+    return ta_call_reply(call, json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:I,s:I}", "os", os, "kernel",
+                                         hw.os_release, "arch", hw.arch, "cpu",
+                                         hw.cpu_model[0] ? hw.cpu_model : "unknown", "cores",
+                                         hw.physical_cores, "threads", hw.logical_threads, "ram",
+                                         (json_int_t)hw.ram_total_bytes, "ram_available",
+                                         (json_int_t)hw.ram_available_bytes));
 }
 
 /* ---- list_actions -------------------------------------------------------------------- */
 
-static const ta_field list_fields[] = {
-    {.name = "schemas",
-     .types = TA_T_BOOL,
-     .dflt = "false",
-     .description = "Include each action's request schema."},
-    {0}};
+static const ta_field list_fields[] = {{.name = "schemas",
+                                        .types = TA_T_BOOL,
+                                        .dflt = "false",
+                                        .description = "Include each action's request schema."},
+                                       {0}};
 static const ta_schema list_request = {.name = "ListActionsRequest", .fields = list_fields};
 
 static int do_list_actions(ta_call *call);
@@ -160,8 +159,8 @@ static const ta_action core_actions[] = {
     {"version", "Server version and build.", NULL, &version_response, do_version, 0},
     {"get_system_info", "Operating system, CPU, cores and memory.", NULL, &sysinfo_response,
      do_system_info, 0},
-    {"list_actions", "Every action this server answers, with its parameters.", &list_request,
-     NULL, do_list_actions, 0},
+    {"list_actions", "Every action this server answers, with its parameters.", &list_request, NULL,
+     do_list_actions, 0},
 };
 
 static int do_list_actions(ta_call *call)
@@ -171,14 +170,15 @@ static int do_list_actions(ta_call *call)
     json_t *list = json_array();
     for (size_t i = 0; r && i < ta_router_count(r); i++) {
         const ta_action *a = ta_router_at(r, i);
-        json_t *o = json_pack("{s:s,s:s,s:b}", "name", a->name, "summary", a->summary ? a->summary : "",
-                              "streams", (a->flags & TA_ACTION_STREAMS) != 0);
+        json_t *o =
+            json_pack("{s:s,s:s,s:b}", "name", a->name, "summary", a->summary ? a->summary : "",
+                      "streams", (a->flags & TA_ACTION_STREAMS) != 0);
         if (schemas && a->request)
             json_object_set_new(o, "request", ta_values_json_schema(a->request));
         json_array_append_new(list, o);
     }
-    return ta_call_reply(call, json_pack("{s:o,s:I}", "actions", list, "count",
-                                         (json_int_t)json_array_size(list)));
+    return ta_call_reply(
+        call, json_pack("{s:o,s:I}", "actions", list, "count", (json_int_t)json_array_size(list)));
 }
 
 int ta_router_add_core_actions(ta_router *r)

@@ -26,23 +26,23 @@ enum {
 };
 
 typedef struct ta_action {
-    const char *name;           /* snake_case, [a-z0-9_]+ */
-    const char *summary;        /* one line, for list_actions and OpenAPI */
-    const ta_schema *request;   /* NULL: no parameters */
-    const ta_schema *response;  /* NULL: undocumented result */
+    const char *name;          /* snake_case, [a-z0-9_]+ */
+    const char *summary;       /* one line, for list_actions and OpenAPI */
+    const ta_schema *request;  /* NULL: no parameters */
+    const ta_schema *response; /* NULL: undocumented result */
     ta_action_fn fn;
-    unsigned flags;             /* TA_ACTION_* */
+    unsigned flags; /* TA_ACTION_* */
 } ta_action;
 
 /* One request in flight; lives for the duration of the handler call. */
 struct ta_call {
     const ta_action *action;
-    json_t *params;        /* validated, defaults filled; borrowed */
+    json_t *params; /* validated, defaults filled; borrowed */
     ta_sink *sink;
     ta_app *app;
     const ta_router *router; /* the router that dispatched this call */
-    const char *transport; /* "http", "native", "test" */
-    bool stream;           /* the client asked for a stream of events */
+    const char *transport;   /* "http", "native", "test" */
+    bool stream;             /* the client asked for a stream of events */
 };
 
 ta_router *ta_router_new(ta_app *app);

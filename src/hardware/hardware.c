@@ -38,11 +38,11 @@ static void probe_cpuinfo(ta_hw_basic *out, const char *root)
         char *colon = strchr(line, ':');
         if (!colon) continue;
         char *val = colon + 1;
-        while (*val == ' ' || *val == '\t') val++;
+        while (*val == ' ' || *val == '\t')
+            val++;
         trim(val);
-        if (!out->cpu_model[0] &&
-            (!strncmp(line, "model name", 10) || !strncmp(line, "Model", 5) ||
-             !strncmp(line, "Hardware", 8)))
+        if (!out->cpu_model[0] && (!strncmp(line, "model name", 10) || !strncmp(line, "Model", 5) ||
+                                   !strncmp(line, "Hardware", 8)))
             snprintf(out->cpu_model, sizeof out->cpu_model, "%s", val);
         else if (!strncmp(line, "physical id", 11))
             phys = strtol(val, NULL, 10);

@@ -77,8 +77,7 @@ static int check_one_of(const ta_field *f, const char *s, const char *path, ta_e
     return ta_error_set(err, TA_EINVAL, "%s: expected one of %s", path, list);
 }
 
-static int validate_object(const ta_schema *schema, json_t *obj, const char *prefix,
-                           ta_error *err);
+static int validate_object(const ta_schema *schema, json_t *obj, const char *prefix, ta_error *err);
 
 int ta_values_check_field(const ta_field *f, json_t *value, const char *path, ta_error *err)
 {
@@ -120,8 +119,7 @@ int ta_values_check_field(const ta_field *f, json_t *value, const char *path, ta
             return ta_error_set(err, TA_EINVAL, "%s: shorter than %zu bytes", path, f->min_len);
         if (f->one_of) {
             /* Enumerated values never contain NUL; a string with one cannot match. */
-            if (strlen(json_string_value(value)) != len)
-                return check_one_of(f, "", path, err);
+            if (strlen(json_string_value(value)) != len) return check_one_of(f, "", path, err);
             int rc = check_one_of(f, json_string_value(value), path, err);
             if (rc) return rc;
         }
@@ -146,8 +144,7 @@ int ta_values_check_field(const ta_field *f, json_t *value, const char *path, ta
     return TA_OK;
 }
 
-static int validate_object(const ta_schema *schema, json_t *obj, const char *prefix,
-                           ta_error *err)
+static int validate_object(const ta_schema *schema, json_t *obj, const char *prefix, ta_error *err)
 {
     char path[PATH_MAX_LEN];
     if (!json_is_object(obj))
@@ -166,12 +163,10 @@ static int validate_object(const ta_schema *schema, json_t *obj, const char *pre
             v = NULL;
         }
         if (!v) {
-            if (f->flags & TA_F_REQUIRED)
-                return ta_error_set(err, TA_EINVAL, "%s: required", path);
+            if (f->flags & TA_F_REQUIRED) return ta_error_set(err, TA_EINVAL, "%s: required", path);
             if (f->dflt) {
                 json_t *d = json_loads(f->dflt, JSON_DECODE_ANY, NULL);
-                if (!d)
-                    return ta_error_set(err, TA_EINTERNAL, "%s: bad default in schema", path);
+                if (!d) return ta_error_set(err, TA_EINTERNAL, "%s: bad default in schema", path);
                 json_object_set_new(obj, f->name, d);
             }
             continue;
@@ -200,8 +195,8 @@ int ta_values_validate(const ta_schema *schema, json_t *obj, ta_error *err)
     return validate_object(schema, obj, "", err);
 }
 
-int ta_values_set_from_text(const ta_schema *schema, json_t *obj, const char *key,
-                            const char *text, ta_error *err)
+int ta_values_set_from_text(const ta_schema *schema, json_t *obj, const char *key, const char *text,
+                            ta_error *err)
 {
     const ta_field *f = ta_values_field(schema, key);
     json_t *v = NULL;
@@ -223,8 +218,7 @@ int ta_values_set_from_text(const ta_schema *schema, json_t *obj, const char *ke
         } else {
             long long n = strtoll(text, &end, 10);
             if (errno || end == text || *end)
-                return ta_error_set(err, TA_EINVAL, "%s: expected integer, got '%.32s'", key,
-                                    text);
+                return ta_error_set(err, TA_EINVAL, "%s: expected integer, got '%.32s'", key, text);
             v = json_integer(n);
         }
     } else {
@@ -270,7 +264,8 @@ json_t *ta_values_field_json_schema(const ta_field *f)
     }
     if (f->one_of) {
         json_t *e = json_array();
-        for (const char *const *o = f->one_of; *o; o++) json_array_append_new(e, json_string(*o));
+        for (const char *const *o = f->one_of; *o; o++)
+            json_array_append_new(e, json_string(*o));
         json_object_set_new(s, "enum", e);
     }
     if (f->flags & TA_F_MIN) json_object_set_new(s, "minimum", json_real(f->min));
@@ -296,7 +291,8 @@ json_t *ta_values_json_schema(const ta_schema *schema)
 {
     json_t *s = json_object();
     json_object_set_new(s, "type", json_string("object"));
-    if (schema->description) json_object_set_new(s, "description", json_string(schema->description));
+    if (schema->description)
+        json_object_set_new(s, "description", json_string(schema->description));
     json_t *props = json_object();
     json_t *req = json_array();
     for (const ta_field *f = schema->fields; f && f->name; f++) {

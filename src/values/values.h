@@ -53,10 +53,10 @@ struct ta_field {
 };
 
 struct ta_schema {
-    const char *name;        /* component name in the OpenAPI document */
+    const char *name; /* component name in the OpenAPI document */
     const char *description;
-    const ta_field *fields;  /* terminated by an entry with name == NULL */
-    bool strict;             /* unknown members are an error (default: ignored) */
+    const ta_field *fields; /* terminated by an entry with name == NULL */
+    bool strict;            /* unknown members are an error (default: ignored) */
 };
 
 /* Validates obj (a JSON object) against schema in place: checks every field, fills
@@ -65,14 +65,13 @@ struct ta_schema {
 int ta_values_validate(const ta_schema *schema, json_t *obj, ta_error *err);
 
 /* Validates one value against one field description; path is used in messages. */
-int ta_values_check_field(const ta_field *field, json_t *value, const char *path,
-                          ta_error *err);
+int ta_values_check_field(const ta_field *field, json_t *value, const char *path, ta_error *err);
 
 /* Sets obj[key] from the text value of a query parameter, converting it by the
  * field's declared type ("8" -> 8 for an integer field, "true" -> true for a
  * boolean). Unknown keys are kept as strings. */
-int ta_values_set_from_text(const ta_schema *schema, json_t *obj, const char *key,
-                            const char *text, ta_error *err);
+int ta_values_set_from_text(const ta_schema *schema, json_t *obj, const char *key, const char *text,
+                            ta_error *err);
 
 /* Looks up a field by name; NULL when absent. */
 const ta_field *ta_values_field(const ta_schema *schema, const char *name);

@@ -1,0 +1,84 @@
+/*
+ * http_routes.c - the HTTP route table: the single list the server dispatches from
+ * and the OpenAPI document is generated from.
+ */
+#include <string.h>
+
+#include "http_internal.h"
+
+static const ta_http_route routes[] = {
+    {"GET", "/v1/health", "health", 0, TA_ROUTE_PUBLIC, "system"},
+    {"GET", "/health", "health", 0, TA_ROUTE_PUBLIC | TA_ROUTE_HIDDEN, "system"},
+    {"GET", "/v1/version", "version", 0, 0, "system"},
+    {"GET", "/v1/system/info", "get_system_info", 0, 0, "system"},
+    {"GET", "/v1/ping", "ping", 0, 0, "system"},
+    {"POST", "/v1/ping", "ping", 0, 0, "system"},
+    {"GET", "/v1/actions", "list_actions", 0, 0, "actions"},
+    {"POST", "/v1/actions/{action}", NULL, 0, 0, "actions"},
+    {"GET", "/api-doc/openapi.json", NULL, TA_BUILTIN_OPENAPI, TA_ROUTE_PUBLIC, "docs"},
+    {"GET", "/openapi.json", NULL, TA_BUILTIN_OPENAPI, TA_ROUTE_PUBLIC | TA_ROUTE_HIDDEN, "docs"},
+    {"GET", "/docs", NULL, TA_BUILTIN_SWAGGER, TA_ROUTE_PUBLIC | TA_ROUTE_HIDDEN, "docs"},
+    {"GET", "/redoc", NULL, TA_BUILTIN_REDOC, TA_ROUTE_PUBLIC | TA_ROUTE_HIDDEN, "docs"},
+    {"GET", "/rapidoc", NULL, TA_BUILTIN_RAPIDOC, TA_ROUTE_PUBLIC | TA_ROUTE_HIDDEN, "docs"},
+};
+
+size_t ta_http_route_count(void)
+{
+    return sizeof routes / sizeof routes[0];
+}
+
+const ta_http_route *ta_http_route_at(size_t i)
+{
+    return i < ta_http_route_count() ? &routes[i] : NULL;
+}
+
+/* Matches pattern against path segment by segment; {name} captures one non-empty
+ * segment. A trailing slash on the path is tolerated. */
+static bool match(const char *pattern, const char *path, json_t *params)
+{
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p != '/' || *s != '/') return false;
+        p++;
+        s++;
+        const char *pend = strchr(p, '/');
+        const char *send = strchr(s, '/');
+        size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+        size_t slen = send ? (size_t)(send - s) : strlen(s);
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0) return false;
+            if (params) {
+                char name[64];
+                snprintf(name, sizeof name, "%.*s", (int)(plen - 2), p + 1);
+                json_object_set_new(params, name, json_stringn(s, slen));
+            }
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        s += slen;
+    }
+    if (!*p && s[0] == '/' && s[1] == '\0') return true;
+    return !*p && !*s;
+}
+
+const ta_http_route *ta_http_route_match(const char *method, const char *path, json_t *params,
+                                         char *allow, size_t allow_cap)
+{
+    if (allow && allow_cap) allow[0] = '\0';
+    size_t used = 0;
+    bool head = !strcmp(method, "HEAD");
+    for (size_t i = 0; i < ta_http_route_count(); i++) {
+        const ta_http_route *r = &routes[i];
+        if (!match(r->pattern, path, NULL)) continue;
+        if (!strcmp(r->method, method) || (head && !strcmp(r->method, "GET"))) {
+            if (params) match(r->pattern, path, params);
+            return r;
+        }
+        if (allow && used < allow_cap && !strstr(allow, r->method)) {
+            int n = snprintf(allow + used, allow_cap - used, "%s%s", used ? ", " : "", r->method);
+            if (n > 0) used += (size_t)n;
+        }
+    }
+    return NULL;
+}

@@ -40,7 +40,8 @@ typedef struct ta_error {
  * `return ta_error_set(err, TA_EINVAL, "...")`. err may be NULL. */
 int ta_error_set(ta_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int ta_error_vset(ta_error *err, int code, const char *fmt, va_list ap);
+int ta_error_vset(ta_error *err, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Prefixes the existing message with "prefix: " (used to add field paths). */
 void ta_error_prefix(ta_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -28,6 +28,10 @@ struct ta_http_server {
     atomic_int inflight;
 };
 
+/* How much of an oversized chunked body is read (and dropped) before the connection
+ * is simply closed. */
+#define DISCARD_MAX ((size_t)256 << 20)
+
 typedef struct http_req {
     ta_http_server *srv;
     struct MHD_Connection *conn;
@@ -417,11 +421,12 @@ static MHD_Result_t on_request(void *cls, struct MHD_Connection *conn, const cha
         size_t n = *upload_size;
         *upload_size = 0;
         if (rq->too_big || rq->len + n > srv->max_body) {
-            /* A chunked body over the limit: drop what comes, answer at the end, but do
-             * not read a runaway stream forever. */
+            /* A body without Content-Length (chunked) over the limit: libmicrohttpd
+             * cannot reply before the body is read, so drop what comes and answer 413 at
+             * the end; a runaway stream is cut off. */
             rq->too_big = true;
             rq->discarded += n;
-            return rq->discarded > srv->max_body ? MHD_NO : MHD_YES;
+            return rq->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
         }
         if (rq->len + n + 1 > rq->cap) {
             size_t cap = rq->cap ? rq->cap : 4096;

@@ -66,12 +66,11 @@ static json_t *operation(const ta_http_route *rt, const ta_action *a, json_t *sc
                             json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "The document",
                                       "content", "application/json", "schema", "type", "object"));
     } else if (a) {
-        if (a->request) {
+        if (a->request && !strcmp(rt->method, "GET")) {
+            add_query_params(params, a->request);
+        } else if (a->request) {
             json_object_set_new(schemas, a->request->name, ta_values_json_schema(a->request));
-            if (!strcmp(rt->method, "GET"))
-                add_query_params(params, a->request);
-            else
-                json_object_set_new(op, "requestBody",
+            json_object_set_new(op, "requestBody",
                                     json_pack("{s:b,s:{s:{s:o}}}", "required", 0, "content",
                                               "application/json", "schema", ref(a->request->name)));
         }
@@ -106,10 +105,10 @@ static json_t *operation(const ta_http_route *rt, const ta_action *a, json_t *sc
         json_object_set_new(op, "parameters", params);
     else
         json_decref(params);
-    json_object_set_new(responses, "default",
-                        json_pack("{s:s,s:{s:{s:o}}}", "description",
-                                  "Error (400 validation, 401, 404, 405, 413, 415, 500, 503)",
-                                  "content", "application/json", "schema", ref("Error")));
+    json_object_set_new(responses, "4XX",
+                        json_pack("{s:s}", "$ref", "#/components/responses/ClientError"));
+    json_object_set_new(responses, "5XX",
+                        json_pack("{s:s}", "$ref", "#/components/responses/ServerError"));
     json_object_set_new(op, "responses", responses);
     if (auth_enabled && (rt->flags & TA_ROUTE_PUBLIC))
         json_object_set_new(op, "security", json_array());
@@ -139,13 +138,24 @@ json_t *ta_http_openapi(const ta_router *router, bool auth_enabled)
                                                                             : rt->method[k]);
         json_object_set_new(item, method, operation(rt, a, schemas, auth_enabled));
     }
+    json_t *responses = json_pack(
+        "{s:{s:s,s:{s:{s:o}}},s:{s:s,s:{s:{s:o}}}}", "ClientError", "description",
+        "The request was refused: 400 validation (the message names the field), 401 missing or "
+        "wrong API key, 404 unknown route or action, 405 wrong method, 413 body too large, 415 "
+        "not JSON.",
+        "content", "application/json", "schema", ref("Error"), "ServerError", "description",
+        "500 internal error, 503 unavailable (busy, loading, shutting down).", "content",
+        "application/json", "schema", ref("Error"));
     json_t *doc = json_pack(
-        "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:{s:o,s:{s:{s:s,s:s}}}}", "openapi", "3.1.0", "info",
+        "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:{s:o,s:o,s:{s:{s:s,s:s}}}}", "openapi", "3.1.0",
+        "info",
         "title", "tabagent", "version", TA_VERSION, "description",
         "Local AI server: OpenAI-compatible HTTP API and TabAgent actions. Every action is also "
         "reachable over browser native messaging with the same parameters.",
-        "servers", "url", "/", "paths", paths, "components", "schemas", schemas, "securitySchemes",
-        "bearerAuth", "type", "http", "scheme", "bearer");
-    if (auth_enabled) json_object_set_new(doc, "security", json_pack("[{s:[]}]", "bearerAuth"));
+        "servers", "url", "/", "paths", paths, "components", "schemas", schemas, "responses",
+        responses, "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer");
+    /* Without --api-key nothing needs credentials: say so explicitly. */
+    json_object_set_new(doc, "security",
+                        auth_enabled ? json_pack("[{s:[]}]", "bearerAuth") : json_array());
     return doc;
 }

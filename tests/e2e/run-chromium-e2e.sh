@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs tests/e2e/chromium_native.test.mjs (real headless Chromium <-> tabagent-server
-# over native messaging) inside a private network namespace that has only loopback,
+# Runs a browser test file from tests/e2e (default chromium_native.test.mjs: real headless
+# Chromium <-> tabagent-server over native messaging) inside a private network namespace that has only loopback,
 # so nothing the browser or the host does can reach or depend on the network.
 #
 # Needs: TABAGENT_SERVER_BIN (the host binary), node >= 18, playwright-core under
@@ -41,7 +41,8 @@ fi
 unshare "${unshare_args[@]}" true 2>/dev/null \
   || die "cannot create a network namespace with: unshare ${unshare_args[*]} (run as root, or enable unprivileged user namespaces)"
 
-test_file="$here/chromium_native.test.mjs"
+test_file="$here/${1:-chromium_native.test.mjs}"
+[[ -f "$test_file" ]] || die "no test file $test_file"
 echo "run-chromium-e2e: host=$TABAGENT_SERVER_BIN chromium=$CHROMIUM_BIN node=$(node --version)"
 
 # `timeout` is the last line of defence; the test has its own watchdog well below it.

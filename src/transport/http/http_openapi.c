@@ -71,8 +71,8 @@ static json_t *operation(const ta_http_route *rt, const ta_action *a, json_t *sc
         } else if (a->request) {
             json_object_set_new(schemas, a->request->name, ta_values_json_schema(a->request));
             json_object_set_new(op, "requestBody",
-                                    json_pack("{s:b,s:{s:{s:o}}}", "required", 0, "content",
-                                              "application/json", "schema", ref(a->request->name)));
+                                json_pack("{s:b,s:{s:{s:o}}}", "required", 0, "content",
+                                          "application/json", "schema", ref(a->request->name)));
         }
         json_t *ok_schema;
         if (a->response) {
@@ -148,8 +148,7 @@ json_t *ta_http_openapi(const ta_router *router, bool auth_enabled)
         "application/json", "schema", ref("Error"));
     json_t *doc = json_pack(
         "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:{s:o,s:o,s:{s:{s:s,s:s}}}}", "openapi", "3.1.0",
-        "info",
-        "title", "tabagent", "version", TA_VERSION, "description",
+        "info", "title", "tabagent", "version", TA_VERSION, "description",
         "Local AI server: OpenAI-compatible HTTP API and TabAgent actions. Every action is also "
         "reachable over browser native messaging with the same parameters.",
         "servers", "url", "/", "paths", paths, "components", "schemas", schemas, "responses",

@@ -132,7 +132,8 @@ static const char redoc_page[] =
 static const char rapidoc_page[] =
     "<!doctype html><html><head><meta charset=\"utf-8\"><title>tabagent API</title>"
     "<script type=\"module\" src=\"/docs/assets/rapidoc/rapidoc-min.js\"></script></head><body>"
-    "<rapi-doc spec-url=\"/api-doc/openapi.json\" render-style=\"read\"></rapi-doc>"
+    "<rapi-doc spec-url=\"/api-doc/openapi.json\" render-style=\"read\" "
+    "load-fonts=\"false\"></rapi-doc>"
     "</body></html>\n";
 
 struct MHD_Response *ta_http_docs_page(ta_builtin which)
@@ -142,7 +143,16 @@ struct MHD_Response *ta_http_docs_page(ta_builtin which)
                                                      : swagger_page;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(page), (void *)page, MHD_RESPMEM_PERSISTENT);
-    if (r) MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+    if (r) {
+        MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+        /* The docs work offline: the pages may load only what this server serves (the
+         * UIs' own links to CDNs, such as ReDoc's footer logo, are refused). */
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                                "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+                                "font-src 'self' data:; connect-src 'self'; "
+                                "worker-src 'self' blob:");
+    }
     return r;
 }
 

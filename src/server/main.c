@@ -122,6 +122,7 @@ int main(int argc, char **argv)
     ta_router *router = ta_router_new(&app);
     if (!router || ta_router_add_core_actions(router) != TA_OK) {
         ta_log_error("cannot build the action table");
+        ta_router_free(router);
         return 1;
     }
     ta_log_info("tabagent-server %s, mode %s; data %s, database %s, models %s", TA_VERSION,
@@ -155,6 +156,7 @@ int main(int argc, char **argv)
             } else {
                 ta_log_error("%s", err.message);
                 if (cfg.log_file[0]) fprintf(stderr, "tabagent-server: %s\n", err.message);
+                ta_router_free(router);
                 return 1;
             }
         } else {
@@ -181,6 +183,8 @@ int main(int argc, char **argv)
     }
     if (!server && !native_running) {
         ta_log_error("no transport is running; exiting");
+        if (nctx.host) ta_native_host_free(nctx.host);
+        ta_router_free(router);
         return 1;
     }
 

@@ -307,6 +307,15 @@ static MHD_Result_t run_action(http_req *rq, const ta_http_route *rt, json_t *pa
                   (accept && strstr(accept, "text/event-stream"));
     int sock = conn_fd(rq->conn);
     if (stream && (a->flags & TA_ACTION_STREAMS)) {
+        /* Bad parameters get a plain 400, not a stream that starts and then fails. */
+        ta_error err;
+        if (a->request && ta_values_validate(a->request, params, &err) != TA_OK) {
+            json_decref(params);
+            return reply_err(rq, &err);
+        }
+        /* A stream may be quiet for longer than the idle timeout between events; its
+         * liveness is watched through the socket and keep-alive comments instead. */
+        MHD_set_connection_option(rq->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
         struct MHD_Response *r = ta_http_sse_start(srv->router, name, params, sock);
         if (!r) return reply_errf(rq, TA_EINTERNAL, "cannot start the stream");
         return queue(rq, 200, r);
@@ -576,11 +585,11 @@ ta_http_server *ta_http_start(const ta_http_config *cfg, ta_router *router, ta_e
     if (ipv6) flags |= MHD_USE_IPv6;
     size_t header_mem = cfg->max_header_size ? cfg->max_header_size : (64u << 10);
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_connections ? cfg->max_connections : 256u, MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        header_mem, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections ? cfg->max_connections : 256u,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s ? cfg->idle_timeout_s : 60u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, header_mem, MHD_OPTION_END);
     if (!s->daemon) {
         close(s->listen_fd);
         ta_error_set(err, TA_EIO, "cannot start the HTTP server on %s:%d", s->host, s->port);

@@ -95,7 +95,9 @@ struct MHD_Response *ta_http_static_file(const char *root, const char *path, int
         if (strlen(idx) >= sizeof real_file) return NULL;
         strcpy(real_file, idx);
     }
-    int fd = open(real_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* O_NONBLOCK: opening a FIFO placed in the web root must not wait for a writer. */
+    if (stat(real_file, &st) != 0 || !S_ISREG(st.st_mode)) return NULL;
+    int fd = open(real_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return NULL;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);

@@ -65,7 +65,9 @@ static MHD_Result_t queue(http_req *rq, unsigned status, struct MHD_Response *r)
     return ret;
 }
 
-static MHD_Result_t reply_json(http_req *rq, unsigned status, json_t *body)
+/* Sends body (stolen) as JSON, with one optional extra header (name NULL for none). */
+static MHD_Result_t reply_json_hdr(http_req *rq, unsigned status, json_t *body, const char *name,
+                                   const char *value)
 {
     size_t len = 0;
     char *text = ta_json_dump(body, &len);
@@ -84,7 +86,13 @@ static MHD_Result_t reply_json(http_req *rq, unsigned status, json_t *body)
         return MHD_NO;
     }
     MHD_add_response_header(r, "Content-Type", "application/json");
+    if (name) MHD_add_response_header(r, name, value);
     return queue(rq, status, r);
+}
+
+static MHD_Result_t reply_json(http_req *rq, unsigned status, json_t *body)
+{
+    return reply_json_hdr(rq, status, body, NULL, NULL);
 }
 
 static MHD_Result_t reply_err(http_req *rq, const ta_error *err)
@@ -344,19 +352,7 @@ static MHD_Result_t handle(http_req *rq, const char *url, const char *method)
             ta_error err;
             ta_error_set(&err, TA_EMETHOD, "method %s not allowed on %.200s (allowed: %s)", method,
                          url, allow);
-            json_t *body = ta_json_error_body(&err);
-            size_t len = 0;
-            char *text = ta_json_dump(body, &len);
-            json_decref(body);
-            struct MHD_Response *r =
-                text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
-            if (!r) {
-                free(text);
-                return MHD_NO;
-            }
-            MHD_add_response_header(r, "Content-Type", "application/json");
-            MHD_add_response_header(r, "Allow", allow);
-            return queue(rq, 405, r);
+            return reply_json_hdr(rq, 405, ta_json_error_body(&err), "Allow", allow);
         }
         return serve_unrouted(rq, url, method);
     }
@@ -365,19 +361,7 @@ static MHD_Result_t handle(http_req *rq, const char *url, const char *method)
         ta_error err;
         ta_error_set(&err, TA_EUNAUTH,
                      "missing or invalid API key: send 'Authorization: Bearer <key>'");
-        json_t *body = ta_json_error_body(&err);
-        size_t len = 0;
-        char *text = ta_json_dump(body, &len);
-        json_decref(body);
-        struct MHD_Response *r =
-            text ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE) : NULL;
-        if (!r) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-        return queue(rq, 401, r);
+        return reply_json_hdr(rq, 401, ta_json_error_body(&err), "WWW-Authenticate", "Bearer");
     }
     switch (rt->builtin) {
     case TA_BUILTIN_OPENAPI: {

@@ -141,6 +141,38 @@ static int do_system_info(ta_call *call)
                                          (json_int_t)hw.ram_available_bytes));
 }
 
+/* ---- handshake ----------------------------------------------------------------------- */
+
+/* The TabAgent extension opens every native port with {"action":"handshake",
+ * "source":"extension"}; the reply tells it who answered and what it speaks. */
+static const ta_field handshake_fields[] = {
+    {.name = "source",
+     .types = TA_T_STRING,
+     .max_len = 64,
+     .description = "Who is connecting, e.g. \"extension\"."},
+    {0}};
+static const ta_schema handshake_request = {.name = "HandshakeRequest", .fields = handshake_fields};
+
+static const ta_field handshake_result_fields[] = {
+    {.name = "server", .types = TA_T_STRING, .description = "Always \"tabagent\"."},
+    {.name = "version", .types = TA_T_STRING},
+    {.name = "pid", .types = TA_T_INT},
+    {.name = "transport", .types = TA_T_STRING, .description = "How this request arrived."},
+    {.name = "actions", .types = TA_T_INT, .description = "How many actions the server answers."},
+    {0}};
+static const ta_schema handshake_response = {.name = "HandshakeResponse",
+                                             .fields = handshake_result_fields};
+
+static int do_handshake(ta_call *call)
+{
+    ta_log_info("handshake from %s over %s", ta_json_str(call->params, "source", "a client"),
+                call->transport);
+    return ta_call_reply(call, json_pack("{s:s,s:s,s:I,s:s,s:I}", "server", "tabagent", "version",
+                                         TA_VERSION, "pid", (json_int_t)getpid(), "transport",
+                                         call->transport, "actions",
+                                         (json_int_t)ta_router_count(call->router)));
+}
+
 /* ---- list_actions -------------------------------------------------------------------- */
 
 static const ta_field list_fields[] = {{.name = "schemas",
@@ -156,6 +188,8 @@ static const ta_action core_actions[] = {
     {"ping", "Liveness check; replies pong (streams pongs when asked).", &ping_request,
      &ping_response, do_ping, TA_ACTION_STREAMS},
     {"health", "Server status and version.", NULL, &health_response, do_health, 0},
+    {"handshake", "First message of a client session: who answers, and its version.",
+     &handshake_request, &handshake_response, do_handshake, 0},
     {"version", "Server version and build.", NULL, &version_response, do_version, 0},
     {"get_system_info", "Operating system, CPU, cores and memory.", NULL, &sysinfo_response,
      do_system_info, 0},

@@ -46,8 +46,9 @@ static ta_collect_sink run(ta_router *r, const char *action, const char *params,
 static void test_core_actions_registered(void **state)
 {
     ta_router *r = *state;
-    const char *names[] = {"ping", "health", "version", "get_system_info", "list_actions"};
-    for (size_t i = 0; i < 5; i++)
+    const char *names[] = {"ping",         "health",   "version", "get_system_info",
+                           "list_actions", "handshake"};
+    for (size_t i = 0; i < 6; i++)
         assert_non_null(ta_router_find(r, names[i]));
     assert_null(ta_router_find(r, "nope"));
     /* Iteration is sorted by name. */
@@ -151,6 +152,19 @@ static void test_health_version_sysinfo(void **state)
     ta_collect_sink_clear(&c);
 }
 
+static void test_handshake(void **state)
+{
+    ta_collect_sink c = run(*state, "handshake", "{\"source\":\"extension\"}", false);
+    assert_int_equal(c.err.code, TA_OK);
+    assert_string_equal(ta_json_str(c.result, "server", ""), "tabagent");
+    assert_string_equal(ta_json_str(c.result, "transport", ""), "test");
+    assert_int_equal(ta_json_int(c.result, "actions", 0), ta_router_count(*state));
+    ta_collect_sink_clear(&c);
+    c = run(*state, "handshake", "{\"source\":7}", false);
+    assert_string_equal(c.err.message, "source: expected string, got integer");
+    ta_collect_sink_clear(&c);
+}
+
 static void test_list_actions(void **state)
 {
     ta_collect_sink c = run(*state, "list_actions", "{\"schemas\":true}", false);
@@ -213,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_validation_error),
         cmocka_unit_test(test_unknown_action_and_bad_params),
         cmocka_unit_test(test_health_version_sysinfo),
+        cmocka_unit_test(test_handshake),
         cmocka_unit_test(test_list_actions),
         cmocka_unit_test(test_end_exactly_once),
     };

@@ -14,6 +14,7 @@ static const ta_http_route routes[] = {
     {"GET", "/v1/ping", "ping", 0, 0, "system"},
     {"POST", "/v1/ping", "ping", 0, 0, "system"},
     {"GET", "/v1/actions", "list_actions", 0, 0, "actions"},
+    {"POST", "/v1/handshake", "handshake", 0, 0, "system"},
     {"POST", "/v1/actions/{action}", NULL, 0, 0, "actions"},
     {"GET", "/api-doc/openapi.json", NULL, TA_BUILTIN_OPENAPI, TA_ROUTE_PUBLIC, "docs"},
     {"GET", "/openapi.json", NULL, TA_BUILTIN_OPENAPI, TA_ROUTE_PUBLIC | TA_ROUTE_HIDDEN, "docs"},

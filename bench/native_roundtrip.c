@@ -144,7 +144,8 @@ static void host_spawn(host *h, const char *path)
 
     /* The child's environment: ours, with XDG_DATA_HOME pointing into the temp dir. */
     size_t n = 0;
-    while (environ[n]) n++;
+    while (environ[n])
+        n++;
     char **env = calloc(n + 2, sizeof *env);
     static char xdg[128];
     if (!env) fail("out of memory");
@@ -266,13 +267,16 @@ static const char *json_str(const char *msg, size_t len, const char *key, size_t
         if (msg[i] != '"' || memcmp(msg + i + 1, key, klen) != 0 || msg[i + 1 + klen] != '"')
             continue;
         size_t j = i + klen + 2;
-        while (j < len && (msg[j] == ' ' || msg[j] == '\t' || msg[j] == '\n' || msg[j] == '\r')) j++;
+        while (j < len && (msg[j] == ' ' || msg[j] == '\t' || msg[j] == '\n' || msg[j] == '\r'))
+            j++;
         if (j >= len || msg[j] != ':') continue;
         j++;
-        while (j < len && (msg[j] == ' ' || msg[j] == '\t' || msg[j] == '\n' || msg[j] == '\r')) j++;
+        while (j < len && (msg[j] == ' ' || msg[j] == '\t' || msg[j] == '\n' || msg[j] == '\r'))
+            j++;
         if (j >= len || msg[j] != '"') return NULL;
         size_t v = ++j;
-        while (j < len && msg[j] != '"' && msg[j] != '\\') j++;
+        while (j < len && msg[j] != '"' && msg[j] != '\\')
+            j++;
         if (j >= len || msg[j] != '"') return NULL;
         *vlen = j - v;
         return msg + v;
@@ -356,7 +360,8 @@ static stats summarize(double *lat, size_t n, double total_us)
     stats s = {0};
     qsort(lat, n, sizeof *lat, cmp_double);
     double sum = 0;
-    for (size_t i = 0; i < n; i++) sum += lat[i];
+    for (size_t i = 0; i < n; i++)
+        sum += lat[i];
     s.n = n;
     s.p50 = pct(lat, n, 50);
     s.p90 = pct(lat, n, 90);
@@ -395,7 +400,8 @@ static double run_pipelined(host *h, size_t base, size_t n, double *lat)
     bool *seen = calloc(n, sizeof *seen);
     if (!sent || !seen) fail("out of memory");
     int fl = fcntl(h->to_host, F_GETFL);
-    if (fl < 0 || fcntl(h->to_host, F_SETFL, fl | O_NONBLOCK) < 0) fail("fcntl: %s", strerror(errno));
+    if (fl < 0 || fcntl(h->to_host, F_SETFL, fl | O_NONBLOCK) < 0)
+        fail("fcntl: %s", strerror(errno));
 
     char frame[128];
     size_t next = 0, received = 0, flen = 0, foff = 0;
@@ -424,13 +430,15 @@ static double run_pipelined(host *h, size_t base, size_t n, double *lat)
             }
         }
         if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (host_fill(h, 0) == 0) fail("host closed stdout with %zu of %zu replies", received, n);
+            if (host_fill(h, 0) == 0)
+                fail("host closed stdout with %zu of %zu replies", received, n);
             const char *msg;
             size_t len;
             double e = now_us();
             while (host_take_frame(h, &msg, &len)) {
                 size_t got = check_reply(msg, len);
-                if (got < base || got >= base + next) fail("reply for m%zu, which was not sent", got);
+                if (got < base || got >= base + next)
+                    fail("reply for m%zu, which was not sent", got);
                 if (seen[got - base]) fail("second reply for m%zu", got);
                 seen[got - base] = true;
                 lat[got - base] = e - sent[got - base];
@@ -468,8 +476,8 @@ static void usage(FILE *f)
           "  -n, --messages N   pings to time (default 1000)\n"
           "  --warmup W         untimed pings first (default 20)\n"
           "  --pipelined        also run the pipelined mode (reported under \"pipelined\")\n"
-          "  --server PATH      tabagent-server (else $TABAGENT_SERVER_BIN, else " TA_BENCH_DEFAULT_SERVER
-          ")\n",
+          "  --server PATH      tabagent-server (else $TABAGENT_SERVER_BIN, "
+          "else " TA_BENCH_DEFAULT_SERVER ")\n",
           f);
 }
 

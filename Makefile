@@ -35,7 +35,7 @@ test-asan:
 
 test-fuzz:
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DTA_FUZZ=ON
-	cmake --build build-fuzz -j$(JOBS) --target fuzz_native_frame fuzz_json_request
+	cmake --build build-fuzz -j$(JOBS) --target fuzzers
 	ctest --test-dir build-fuzz --output-on-failure -L fuzz
 
 format:

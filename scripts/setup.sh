@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
-  libmicrohttpd-dev libjansson-dev libcmocka-dev
+  libmicrohttpd-dev libjansson-dev libcmocka-dev libpcre2-dev libutf8proc-dev
   curl wrk openssl iproute2 util-linux procps
   chromium nodejs npm
 )

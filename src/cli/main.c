@@ -1,0 +1,40 @@
+/*
+ * main.c - `tabagent`: the command-line tool for models (info, tokenize, generate).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/core.h"
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"info", ta_cli_info, "info -m FILE [--json]                 what a GGUF model holds"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "tabagent %s - local models from the command line\n\nUsage:\n", TA_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  tabagent %s\n", commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("tabagent %s\n", TA_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "tabagent: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

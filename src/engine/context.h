@@ -1,0 +1,35 @@
+/*
+ * context.h - one sequence being evaluated by a model: the KV cache and the scratch
+ * buffers of the forward pass. ta_ctx_eval feeds tokens at the next positions and
+ * leaves the logits of the last one. Nothing is allocated per token.
+ */
+#ifndef TA_ENGINE_CONTEXT_H
+#define TA_ENGINE_CONTEXT_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "threadpool.h"
+
+typedef struct ta_ctx ta_ctx;
+
+typedef struct ta_ctx_params {
+    uint32_t n_ctx; /* 0 = the model's training context */
+    ta_pool *pool;  /* borrowed; NULL = single-threaded */
+} ta_ctx_params;
+
+ta_ctx *ta_ctx_new(const ta_model *m, const ta_ctx_params *p, ta_error *err);
+void ta_ctx_free(ta_ctx *c);
+
+/* Evaluates tokens at positions n_past, n_past+1, ...; TA_EINVAL with the numbers
+ * when they do not fit in the context, or when a token id is out of the vocabulary. */
+int ta_ctx_eval(ta_ctx *c, const int32_t *tokens, uint32_t n, ta_error *err);
+
+/* Logits of the last evaluated token (n_vocab floats). */
+const float *ta_ctx_logits(const ta_ctx *c);
+uint32_t ta_ctx_n_past(const ta_ctx *c);
+uint32_t ta_ctx_n_ctx(const ta_ctx *c);
+/* Forgets positions >= n_past (to reuse a shared prefix). */
+void ta_ctx_truncate(ta_ctx *c, uint32_t n_past);
+
+#endif

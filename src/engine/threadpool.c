@@ -1,0 +1,155 @@
+/*
+ * threadpool.c - see threadpool.h.
+ *
+ * One job at a time: the caller publishes (fn, arg, n) and bumps a generation counter;
+ * each worker w takes the range [n*w/T, n*(w+1)/T) (the caller is worker 0) and
+ * decrements `pending` when done. Workers wait for the next generation by spinning
+ * for a short while, then sleeping on `wake`.
+ */
+#include "threadpool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "../hardware/hardware.h"
+
+#define SPIN_ITERS 20000
+
+struct ta_pool {
+    int threads;
+    pthread_t *tids;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_cond_t done;
+    atomic_uint generation;
+    atomic_int pending;
+    atomic_bool stop;
+    ta_pool_fn fn;
+    void *arg;
+    int64_t n;
+};
+
+typedef struct worker_arg {
+    ta_pool *pool;
+    int index;
+} worker_arg;
+
+static void run_share(ta_pool *p, int w)
+{
+    int64_t begin = p->n * w / p->threads, end = p->n * (w + 1) / p->threads;
+    if (begin < end) p->fn(p->arg, begin, end);
+}
+
+static void *worker(void *arg)
+{
+    worker_arg *wa = arg;
+    ta_pool *p = wa->pool;
+    int w = wa->index;
+    free(wa);
+    unsigned seen = 0;
+    for (;;) {
+        unsigned gen;
+        int spins = 0;
+        while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
+               !atomic_load(&p->stop) && spins < SPIN_ITERS)
+            spins++;
+        if (gen == seen && !atomic_load(&p->stop)) {
+            pthread_mutex_lock(&p->lock);
+            while ((gen = atomic_load(&p->generation)) == seen && !atomic_load(&p->stop))
+                pthread_cond_wait(&p->wake, &p->lock);
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (atomic_load(&p->stop)) return NULL;
+        seen = gen;
+        run_share(p, w);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->lock);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+}
+
+int ta_physical_cores(void)
+{
+    ta_hw_basic hw;
+    ta_hw_basic_probe(&hw, NULL);
+    return hw.physical_cores > 0 ? hw.physical_cores : 1;
+}
+
+ta_pool *ta_pool_new(int threads)
+{
+    if (threads <= 0) threads = ta_physical_cores();
+    if (threads > 256) threads = 256;
+    ta_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->threads = threads;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->tids = calloc((size_t)threads, sizeof *p->tids);
+    for (int i = 1; i < threads; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        wa->pool = p;
+        wa->index = i;
+        if (pthread_create(&p->tids[i], NULL, worker, wa) != 0) {
+            /* Fewer threads than asked: shrink rather than fail. */
+            free(wa);
+            p->threads = i;
+            break;
+        }
+    }
+    return p;
+}
+
+int ta_pool_threads(const ta_pool *p)
+{
+    return p->threads;
+}
+
+void ta_pool_for(ta_pool *p, int64_t n, ta_pool_fn fn, void *arg)
+{
+    if (p->threads == 1 || n < 2) {
+        if (n > 0) fn(arg, 0, n);
+        return;
+    }
+    p->fn = fn;
+    p->arg = arg;
+    p->n = n;
+    atomic_store(&p->pending, p->threads - 1);
+    pthread_mutex_lock(&p->lock);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    run_share(p, 0);
+    int spins = 0;
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
+        spins++;
+        if ((spins & 1023) == 0) sched_yield();
+    }
+    if (atomic_load(&p->pending) > 0) {
+        pthread_mutex_lock(&p->lock);
+        while (atomic_load(&p->pending) > 0)
+            pthread_cond_wait(&p->done, &p->lock);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+void ta_pool_free(ta_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    atomic_store(&p->stop, true);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 1; i < p->threads; i++)
+        pthread_join(p->tids[i], NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+    free(p->tids);
+    free(p);
+}

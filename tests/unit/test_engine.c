@@ -1,0 +1,320 @@
+/*
+ * test_engine.c - the inference engine: the real stories260K model generates its known
+ * story greedily; inconsistent models are refused by name; context limits; the sampler
+ * (greedy, seeds, top-k, penalties, bias); the thread pool.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/context.h"
+#include "engine/sampler.h"
+
+#define STORIES TA_SOURCE_DIR "/../shared/models/stories260K.gguf"
+
+/* Token id of an exact vocabulary string, or -1. */
+static int32_t vocab_id(const ta_model *m, const char *text)
+{
+    for (uint32_t i = 0; i < m->hp.n_vocab; i++) {
+        ta_gguf_str s;
+        if (ta_gguf_array_str(m->gguf, "tokenizer.ggml.tokens", i, &s) && s.len == strlen(text) &&
+            !memcmp(s.ptr, text, s.len))
+            return (int32_t)i;
+    }
+    return -1;
+}
+
+/* Appends token t's text, with SentencePiece's U+2581 shown as a space. */
+static void append_piece(const ta_model *m, int32_t t, char *out, size_t cap)
+{
+    ta_gguf_str s;
+    assert_true(ta_gguf_array_str(m->gguf, "tokenizer.ggml.tokens", (uint64_t)t, &s));
+    size_t n = strlen(out);
+    for (uint64_t k = 0; k < s.len && n + 1 < cap; k++) {
+        if (k + 2 < s.len && !memcmp(s.ptr + k, "\xe2\x96\x81", 3)) {
+            out[n++] = ' ';
+            k += 2;
+        } else {
+            out[n++] = s.ptr[k];
+        }
+    }
+    out[n] = '\0';
+}
+
+static void test_stories_greedy(void **state)
+{
+    (void)state;
+    if (access(STORIES, R_OK) != 0)
+        fail_msg("missing %s (../shared must be beside the project)", STORIES);
+    ta_error err;
+    ta_model *m = ta_model_load(STORIES, &err);
+    assert_non_null(m);
+    assert_int_equal(m->hp.n_layer, 5);
+    assert_int_equal(m->hp.n_head_kv, 4);
+    for (int threads = 1; threads <= 2; threads++) {
+        ta_pool *pool = ta_pool_new(threads);
+        ta_ctx_params cp = {.n_ctx = 128, .pool = pool};
+        ta_ctx *c = ta_ctx_new(m, &cp, &err);
+        assert_non_null(c);
+        const char *words[] = {"\xe2\x96\x81"
+                               "Once",
+                               "\xe2\x96\x81"
+                               "upon",
+                               "\xe2\x96\x81"
+                               "a",
+                               "\xe2\x96\x81"
+                               "time"};
+        int32_t prompt[5] = {1};
+        for (int w = 0; w < 4; w++) {
+            prompt[w + 1] = vocab_id(m, words[w]);
+            assert_true(prompt[w + 1] > 0);
+        }
+        assert_int_equal(ta_ctx_eval(c, prompt, 5, &err), TA_OK);
+        ta_sampler_params sp = ta_sampler_defaults();
+        sp.temperature = 0;
+        ta_sampler *s = ta_sampler_new(&sp, m->hp.n_vocab);
+        char text[1024] = "";
+        for (int i = 0; i < 64; i++) {
+            int32_t t = ta_sampler_sample(s, ta_ctx_logits(c));
+            append_piece(m, t, text, sizeof text);
+            assert_int_equal(ta_ctx_eval(c, &t, 1, &err), TA_OK);
+        }
+        if (strncmp(text, ", there was a little girl named Lily.", 37) != 0)
+            fail_msg("threads=%d: unexpected story: %s", threads, text);
+        assert_int_equal(ta_ctx_n_past(c), 69);
+        ta_sampler_free(s);
+        ta_ctx_free(c);
+        ta_pool_free(pool);
+    }
+    ta_model_free(m);
+}
+
+static void test_context_limits(void **state)
+{
+    (void)state;
+    ta_error err;
+    ta_model *m = ta_model_load(STORIES, &err);
+    assert_non_null(m);
+    ta_ctx_params cp = {.n_ctx = 4};
+    ta_ctx *c = ta_ctx_new(m, &cp, &err);
+    int32_t toks[5] = {1, 2, 3, 4, 5};
+    assert_int_equal(ta_ctx_eval(c, toks, 5, &err), TA_EINVAL);
+    assert_string_equal(err.message,
+                        "5 tokens do not fit: 0 of the context's 4 positions are used");
+    assert_int_equal(ta_ctx_eval(c, toks, 3, &err), TA_OK);
+    assert_int_equal(ta_ctx_eval(c, toks, 2, &err), TA_EINVAL);
+    ta_ctx_truncate(c, 1);
+    assert_int_equal(ta_ctx_eval(c, toks, 2, &err), TA_OK);
+    int32_t bad = 512;
+    assert_int_equal(ta_ctx_eval(c, &bad, 1, &err), TA_EINVAL);
+    assert_non_null(strstr(err.message, "token id 512 is outside the vocabulary"));
+    ta_ctx_free(c);
+    ta_model_free(m);
+}
+
+/* A copy of stories260K with one change, written by the project's GGUF writer. */
+typedef enum { DROP_TENSOR, RESHAPE_TENSOR, SHRINK_VOCAB } mutation;
+
+static ta_model *load_mutated(mutation what, const char *tensor, ta_error *err)
+{
+    ta_gguf *src = ta_gguf_open(STORIES, err);
+    assert_non_null(src);
+    ta_gguf_writer *w = ta_gguf_writer_new();
+    if (what == SHRINK_VOCAB) {
+        /* 500 tokens while the embedding table keeps 512 rows. */
+        const char *toks[500];
+        size_t lens[500];
+        for (uint64_t i = 0; i < 500; i++) {
+            ta_gguf_str s;
+            ta_gguf_array_str(src, "tokenizer.ggml.tokens", i, &s);
+            toks[i] = s.ptr;
+            lens[i] = (size_t)s.len;
+        }
+        ta_gguf_writer_copy_kv(w, src, "general.");
+        ta_gguf_writer_copy_kv(w, src, "llama.");
+        ta_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", toks, lens, 500);
+    } else {
+        ta_gguf_writer_copy_kv(w, src, "");
+    }
+    for (size_t i = 0; i < ta_gguf_tensor_count(src); i++) {
+        const ta_gguf_tensor *t = ta_gguf_tensor_at(src, i);
+        if (tensor && !strcmp(t->name, tensor)) {
+            if (what == DROP_TENSOR) continue;
+            if (what == RESHAPE_TENSOR) {
+                uint64_t ne[2] = {t->ne[1], t->ne[0]}; /* transposed */
+                assert_int_equal(
+                    ta_gguf_writer_add_tensor(w, t->name, t->type, 2, ne, t->data, t->size), TA_OK);
+                continue;
+            }
+        }
+        assert_int_equal(
+            ta_gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->size),
+            TA_OK);
+    }
+    char path[] = "/tmp/ta_engine_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    assert_int_equal(ta_gguf_writer_write(w, path, err), TA_OK);
+    ta_gguf_writer_free(w);
+    ta_gguf_close(src);
+    ta_model *m = ta_model_load(path, err);
+    unlink(path);
+    return m;
+}
+
+static void test_inconsistent_models_refused(void **state)
+{
+    (void)state;
+    ta_error err;
+    assert_null(load_mutated(DROP_TENSOR, "blk.2.ffn_up.weight", &err));
+    assert_string_equal(err.message, "missing tensor blk.2.ffn_up.weight");
+    assert_null(load_mutated(RESHAPE_TENSOR, "blk.3.attn_k.weight", &err));
+    assert_string_equal(err.message, "blk.3.attn_k.weight: expected shape [64, 32], got [32, 64]");
+    assert_null(load_mutated(SHRINK_VOCAB, NULL, &err));
+    assert_string_equal(err.message, "vocabulary size mismatch: the tokenizer has 500 tokens but "
+                                     "token_embd.weight has 512 rows");
+    /* Unchanged, it loads: the writer round trip is faithful. */
+    ta_model *m = load_mutated(DROP_TENSOR, NULL, &err);
+    assert_non_null(m);
+    ta_model_free(m);
+}
+
+/* ---- sampler ---- */
+
+static void test_sampler(void **state)
+{
+    (void)state;
+    enum { V = 50 };
+    float logits[V];
+    for (int i = 0; i < V; i++)
+        logits[i] = (float)(i % 7) * 0.5f;
+    logits[17] = 5.0f;
+    ta_sampler_params p = ta_sampler_defaults();
+    p.temperature = 0;
+    ta_sampler *s = ta_sampler_new(&p, V);
+    assert_int_equal(ta_sampler_sample(s, logits), 17);
+    ta_sampler_free(s);
+
+    /* Logit bias can ban the best token. */
+    ta_logit_bias ban = {17, -INFINITY};
+    p.bias = &ban;
+    p.n_bias = 1;
+    s = ta_sampler_new(&p, V);
+    assert_int_not_equal(ta_sampler_sample(s, logits), 17);
+    ta_sampler_free(s);
+    p.bias = NULL;
+    p.n_bias = 0;
+
+    /* Repetition penalty over the window changes the greedy choice. */
+    p.repeat_penalty = 100.0f;
+    s = ta_sampler_new(&p, V);
+    ta_sampler_accept(s, 17);
+    assert_int_not_equal(ta_sampler_sample(s, logits), 17);
+    ta_sampler_free(s);
+    p.repeat_penalty = 1.0f;
+
+    /* Same seed, same sequence; top_k = 1 is greedy even at high temperature. */
+    p = ta_sampler_defaults();
+    p.temperature = 1.5f;
+    p.top_k = 0;
+    p.top_p = 1.0f;
+    p.min_p = 0;
+    p.seed = 42;
+    int32_t a[64], b[64];
+    ta_sampler *s1 = ta_sampler_new(&p, V), *s2 = ta_sampler_new(&p, V);
+    int distinct = 0;
+    for (int i = 0; i < 64; i++) {
+        a[i] = ta_sampler_sample(s1, logits);
+        b[i] = ta_sampler_sample(s2, logits);
+        assert_int_equal(a[i], b[i]);
+        if (i && a[i] != a[i - 1]) distinct++;
+    }
+    assert_true(distinct > 5); /* it really samples */
+    ta_sampler_free(s1);
+    ta_sampler_free(s2);
+    p.top_k = 1;
+    s = ta_sampler_new(&p, V);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(ta_sampler_sample(s, logits), 17);
+    ta_sampler_free(s);
+
+    /* min_p and top_p narrow the choice to the dominant token here. */
+    p = ta_sampler_defaults();
+    p.temperature = 1.0f;
+    p.top_k = 0;
+    p.min_p = 0.5f;
+    s = ta_sampler_new(&p, V);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(ta_sampler_sample(s, logits), 17);
+    ta_sampler_free(s);
+    p.min_p = 0;
+    p.top_p = 0.3f;
+    s = ta_sampler_new(&p, V);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(ta_sampler_sample(s, logits), 17);
+    ta_sampler_free(s);
+    p.top_p = 1.0f;
+    p.typical_p = 0.2f;
+    s = ta_sampler_new(&p, V);
+    for (int i = 0; i < 20; i++) {
+        int32_t t = ta_sampler_sample(s, logits);
+        assert_true(t >= 0 && t < V);
+    }
+    ta_sampler_free(s);
+}
+
+/* ---- thread pool ---- */
+
+typedef struct sum_job {
+    const int64_t *in;
+    int64_t *out;
+} sum_job;
+
+static void square(void *arg, int64_t begin, int64_t end)
+{
+    sum_job *j = arg;
+    for (int64_t i = begin; i < end; i++)
+        j->out[i] = j->in[i] * j->in[i];
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    for (int threads = 1; threads <= 4; threads++) {
+        ta_pool *p = ta_pool_new(threads);
+        assert_int_equal(ta_pool_threads(p), threads);
+        for (int64_t n = 0; n < 300; n += 7) {
+            int64_t in[300], out[300];
+            for (int64_t i = 0; i < n; i++) {
+                in[i] = i;
+                out[i] = -1;
+            }
+            sum_job j = {in, out};
+            for (int rep = 0; rep < 20; rep++)
+                ta_pool_for(p, n, square, &j);
+            for (int64_t i = 0; i < n; i++)
+                assert_int_equal(out[i], i * i);
+        }
+        ta_pool_free(p);
+    }
+    assert_true(ta_physical_cores() >= 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stories_greedy),
+        cmocka_unit_test(test_context_limits),
+        cmocka_unit_test(test_inconsistent_models_refused),
+        cmocka_unit_test(test_sampler),
+        cmocka_unit_test(test_pool),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -12,7 +12,12 @@ static const struct {
     int (*fn)(int, char **);
     const char *help;
 } commands[] = {
-    {"info", ta_cli_info, "info -m FILE [--json]                 what a GGUF model holds"},
+    {"info", ta_cli_info, "info -m FILE [--json]                      what a GGUF model holds"},
+    {"tokenize", ta_cli_tokenize,
+     "tokenize -m FILE (--text S | --file P) [--no-bos] [--json]   text -> token ids"},
+    {"generate", ta_cli_generate,
+     "generate -m FILE -p PROMPT -n N [--temp T] [--seed S] [--top-k K] [--top-p P] "
+     "[--threads T] [--json]"},
 };
 
 static void usage(FILE *f)

@@ -14,7 +14,8 @@
  *       x += Wdown (silu(Wgate h) * Wup h)                phi3: gate and up fused
  *   logits = Woutput (rmsnorm(x) * output_norm)
  *
- * The KV cache is F16. Matrix-vector products go through ta_matvec (matvec.c), which
+ * The KV cache is F16 by default (Q8_0 or F32 on request), stored per head so each
+ * head's slice is whole blocks. Matrix-vector products go through ta_matvec (matvec.c), which
  * knows every weight type and splits rows across the thread pool.
  */
 #include "context.h"
@@ -23,15 +24,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "f16.h"
 #include "matvec.h"
+#include "quant.h"
 
 struct ta_ctx {
     const ta_model *m;
     ta_pool *pool;
     uint32_t n_ctx, n_past;
-    uint32_t kv_dim;           /* n_head_kv * head_dim */
-    ta_f16 *k_cache, *v_cache; /* [layer][pos][kv_dim] */
+    uint32_t kv_dim;            /* n_head_kv * head_dim */
+    uint32_t kv_type;           /* ta_type of the cache elements */
+    size_t head_bytes;          /* bytes of one head's key (or value) in the cache */
+    const ta_quant_ops *kv_ops; /* converts cache rows */
+    uint8_t *k_cache, *v_cache; /* [layer][pos][kv head] of head_bytes each */
     float *x, *h, *q, *k, *v, *qkv, *att_out, *scores, *ff_a, *ff_b, *logits;
     float *inv_freq; /* n_rot / 2 rotation frequencies */
     void *scratch;   /* matvec activation scratch */
@@ -57,11 +61,23 @@ ta_ctx *ta_ctx_new(const ta_model *m, const ta_ctx_params *p, ta_error *err)
     c->n_ctx = p && p->n_ctx ? p->n_ctx : hp->n_ctx_train;
     if (c->n_ctx > hp->n_ctx_train) c->n_ctx = hp->n_ctx_train;
     c->kv_dim = hp->n_head_kv * hp->head_dim;
+    ta_kv_type kt = p ? p->kv_type : TA_KV_F16;
+    c->kv_type = kt == TA_KV_Q8_0 ? TA_TYPE_Q8_0 : kt == TA_KV_F32 ? TA_TYPE_F32 : TA_TYPE_F16;
+    c->head_bytes = ta_type_row_bytes(c->kv_type, hp->head_dim);
+    c->kv_ops = ta_quant_ops_get(c->kv_type);
+    if (!c->head_bytes) {
+        ta_error_set(
+            err, TA_EINVAL,
+            "a %s KV cache needs a head size that is a multiple of %u (this model's is %u)",
+            ta_type_get(c->kv_type)->name, ta_type_get(c->kv_type)->block_elems, hp->head_dim);
+        free(c);
+        return NULL;
+    }
     size_t q_dim = (size_t)hp->n_head * hp->head_dim;
-    size_t cache = (size_t)hp->n_layer * c->n_ctx * c->kv_dim;
+    size_t cache = (size_t)hp->n_layer * c->n_ctx * hp->n_head_kv * c->head_bytes;
     bool ok = true;
-    c->k_cache = xcalloc(cache, sizeof(ta_f16), &ok);
-    c->v_cache = xcalloc(cache, sizeof(ta_f16), &ok);
+    c->k_cache = xcalloc(cache, 1, &ok);
+    c->v_cache = xcalloc(cache, 1, &ok);
     c->x = xcalloc(hp->n_embd, sizeof(float), &ok);
     c->h = xcalloc(hp->n_embd > q_dim ? hp->n_embd : q_dim, sizeof(float), &ok);
     c->q = xcalloc(q_dim, sizeof(float), &ok);
@@ -163,6 +179,13 @@ typedef struct attn_job {
     uint32_t layer, pos;
 } attn_job;
 
+/* Where head h of position t of layer l sits in a cache. */
+static uint8_t *cache_at(const ta_ctx *c, uint8_t *cache, uint32_t l, uint32_t t, uint32_t h)
+{
+    size_t heads = c->m->hp.n_head_kv;
+    return cache + (((size_t)l * c->n_ctx + t) * heads + h) * c->head_bytes;
+}
+
 /* Attention for query heads [begin, end). */
 static void attend(void *arg, int64_t begin, int64_t end)
 {
@@ -171,17 +194,17 @@ static void attend(void *arg, int64_t begin, int64_t end)
     const ta_hparams *hp = &c->m->hp;
     uint32_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd);
-    size_t layer_off = (size_t)j->layer * c->n_ctx * c->kv_dim;
+    float row[1024]; /* one head's key or value, dequantized (head_dim <= 1024) */
     for (int64_t h = begin; h < end; h++) {
         const float *q = c->q + (size_t)h * hd;
         float *sc = c->scores + (size_t)h * c->n_ctx;
-        size_t kv_off = (size_t)(h / group) * hd;
+        uint32_t kvh = (uint32_t)h / group;
         float mx = -INFINITY;
         for (uint32_t t = 0; t <= j->pos; t++) {
-            const ta_f16 *k = c->k_cache + layer_off + (size_t)t * c->kv_dim + kv_off;
+            c->kv_ops->dequantize_row(cache_at(c, c->k_cache, j->layer, t, kvh), row, hd);
             float s = 0;
             for (uint32_t i = 0; i < hd; i++)
-                s += q[i] * ta_f16_to_f32(k[i]);
+                s += q[i] * row[i];
             sc[t] = s * scale;
             if (sc[t] > mx) mx = sc[t];
         }
@@ -193,10 +216,10 @@ static void attend(void *arg, int64_t begin, int64_t end)
         float *out = c->att_out + (size_t)h * hd;
         memset(out, 0, hd * sizeof(float));
         for (uint32_t t = 0; t <= j->pos; t++) {
-            const ta_f16 *v = c->v_cache + layer_off + (size_t)t * c->kv_dim + kv_off;
+            c->kv_ops->dequantize_row(cache_at(c, c->v_cache, j->layer, t, kvh), row, hd);
             float w = sc[t] / sum;
             for (uint32_t i = 0; i < hd; i++)
-                out[i] += w * ta_f16_to_f32(v[i]);
+                out[i] += w * row[i];
         }
     }
 }
@@ -239,10 +262,9 @@ static void eval_one(ta_ctx *c, int32_t token)
         }
         rope(c->q, hp->n_head, hd, hp->n_rot, hp->rope_mode, c->inv_freq, fpos);
         rope(c->k, hp->n_head_kv, hd, hp->n_rot, hp->rope_mode, c->inv_freq, fpos);
-        size_t at = ((size_t)l * c->n_ctx + pos) * kv;
-        for (uint32_t i = 0; i < kv; i++) {
-            c->k_cache[at + i] = ta_f32_to_f16(c->k[i]);
-            c->v_cache[at + i] = ta_f32_to_f16(c->v[i]);
+        for (uint32_t h = 0; h < hp->n_head_kv; h++) {
+            c->kv_ops->quantize_row(c->k + (size_t)h * hd, cache_at(c, c->k_cache, l, pos, h), hd);
+            c->kv_ops->quantize_row(c->v + (size_t)h * hd, cache_at(c, c->v_cache, l, pos, h), hd);
         }
         attn_job job = {c, l, pos};
         if (c->pool)

@@ -13,9 +13,17 @@
 
 typedef struct ta_ctx ta_ctx;
 
+/* How the KV cache stores keys and values. */
+typedef enum {
+    TA_KV_F16 = 0, /* the default */
+    TA_KV_Q8_0,    /* half the memory; needs a head size that is a multiple of 32 */
+    TA_KV_F32,
+} ta_kv_type;
+
 typedef struct ta_ctx_params {
-    uint32_t n_ctx; /* 0 = the model's training context */
-    ta_pool *pool;  /* borrowed; NULL = single-threaded */
+    uint32_t n_ctx;     /* 0 = the model's training context */
+    ta_pool *pool;      /* borrowed; NULL = single-threaded */
+    ta_kv_type kv_type; /* zero-initialized = F16 */
 } ta_ctx_params;
 
 ta_ctx *ta_ctx_new(const ta_model *m, const ta_ctx_params *p, ta_error *err);

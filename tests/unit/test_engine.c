@@ -119,6 +119,38 @@ static void test_context_limits(void **state)
     ta_model_free(m);
 }
 
+static void test_kv_types(void **state)
+{
+    (void)state;
+    ta_error err;
+    ta_model *m = ta_model_load(STORIES, &err);
+    assert_non_null(m);
+    /* stories260K's heads are 8 wide: a Q8_0 cache (blocks of 32) cannot hold them. */
+    ta_ctx_params cp = {.n_ctx = 16, .kv_type = TA_KV_Q8_0};
+    assert_null(ta_ctx_new(m, &cp, &err));
+    assert_string_equal(err.message, "a Q8_0 KV cache needs a head size that is a multiple of 32 "
+                                     "(this model's is 8)");
+    /* F32 and F16 caches give the same greedy continuation here. */
+    int32_t out[2][24];
+    for (int k = 0; k < 2; k++) {
+        cp.kv_type = k ? TA_KV_F32 : TA_KV_F16;
+        ta_ctx *c = ta_ctx_new(m, &cp, &err);
+        assert_non_null(c);
+        int32_t t = 1;
+        for (int i = 0; i < 15; i++) {
+            assert_int_equal(ta_ctx_eval(c, &t, 1, &err), TA_OK);
+            const float *lg = ta_ctx_logits(c);
+            int32_t best = 0;
+            for (uint32_t v = 1; v < m->hp.n_vocab; v++)
+                if (lg[v] > lg[best]) best = (int32_t)v;
+            out[k][i] = t = best;
+        }
+        ta_ctx_free(c);
+    }
+    assert_memory_equal(out[0], out[1], 15 * sizeof(int32_t));
+    ta_model_free(m);
+}
+
 /* A copy of stories260K with one change, written by the project's GGUF writer. */
 typedef enum { DROP_TENSOR, RESHAPE_TENSOR, SHRINK_VOCAB } mutation;
 
@@ -310,11 +342,9 @@ static void test_pool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stories_greedy),
-        cmocka_unit_test(test_context_limits),
-        cmocka_unit_test(test_inconsistent_models_refused),
-        cmocka_unit_test(test_sampler),
-        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_stories_greedy), cmocka_unit_test(test_context_limits),
+        cmocka_unit_test(test_kv_types),       cmocka_unit_test(test_inconsistent_models_refused),
+        cmocka_unit_test(test_sampler),        cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

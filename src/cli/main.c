@@ -15,6 +15,8 @@ static const struct {
     {"info", ta_cli_info, "info -m FILE [--json]                      what a GGUF model holds"},
     {"tokenize", ta_cli_tokenize,
      "tokenize -m FILE (--text S | --file P) [--no-bos] [--json]   text -> token ids"},
+    {"embed", ta_cli_embed,
+     "embed -m FILE (--text S | --file P) [--threads T] [--json]   text -> embedding"},
     {"generate", ta_cli_generate,
      "generate -m FILE -p PROMPT -n N [--temp T] [--seed S] [--top-k K] [--top-p P] "
      "[--threads T] [--json]"},

@@ -10,6 +10,7 @@ packages=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libcmocka-dev libpcre2-dev libutf8proc-dev
   curl wrk openssl iproute2 util-linux procps
+  python3 python3-numpy
   chromium nodejs npm
 )
 

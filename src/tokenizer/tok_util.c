@@ -285,7 +285,7 @@ int tok_utf8_sanitize(tok_buf *b, const char *s, size_t n)
         /* Copy runs of ASCII and valid sequences in one go. */
         size_t start = i;
         uint32_t cp;
-        size_t k;
+        size_t k = 0;
         while (i < n && (u[i] < 0x80 || (k = tok_utf8_decode(u + i, n - i, &cp)) != 0))
             i += u[i] < 0x80 ? 1 : k;
         if (tok_buf_put(b, s + start, i - start)) return TA_ENOMEM;

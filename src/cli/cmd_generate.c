@@ -1,12 +1,13 @@
 /*
  * cmd_generate.c - `tabagent generate -m FILE -p PROMPT -n N [--temp T] [--seed S]
  * [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--ctx-size C]
- * [--threads T] [--cache-type f16|q8_0|f32] [--json]`: continues a prompt.
+ * [--threads T] [--cache-type f16|q8_0|f32] [--stop S]... [--json]`: continues a prompt.
  *
  * Plain output streams the generated text to stdout as it is produced (whole UTF-8
  * characters only); --json prints {"prompt_ids":[...],"ids":[...],"text":"..."} at the
- * end. --temp 0 is greedy. Generation stops after N tokens or at an end-of-generation
- * token (which is not printed).
+ * end. --temp 0 is greedy. Generation stops after N tokens, at an end-of-generation
+ * token, or where a --stop string appears (neither is printed; output that might be the
+ * start of a stop string is held back until it is known not to be).
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -20,6 +21,52 @@
 #include "../tokenizer/tokenizer.h"
 #include "cli.h"
 
+/* Appends bytes to a growing buffer; nonzero when memory runs out. */
+static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+    if (!*buf) return 1;
+    while (*len + n + 1 > *cap) {
+        char *nb = realloc(*buf, *cap * 2);
+        if (!nb) return 1;
+        *buf = nb;
+        *cap *= 2;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+/* If a stop string occurs in text, cuts text before the earliest one. */
+static bool find_stop(const char *text, size_t len, const char *const *stops, int n, size_t *cut)
+{
+    size_t best = len;
+    for (int i = 0; i < n; i++) {
+        size_t sl = strlen(stops[i]);
+        for (size_t at = 0; at + sl <= len && at < best; at++)
+            if (!memcmp(text + at, stops[i], sl)) {
+                best = at;
+                break;
+            }
+    }
+    if (best == len) return false;
+    *cut = best;
+    return true;
+}
+
+/* Prints what can no longer turn into a stop string: all but the last max_stop - 1
+ * bytes, backed up to a UTF-8 character boundary. */
+static void emit_safe(const char *text, size_t len, size_t *emitted, size_t max_stop)
+{
+    size_t hold = max_stop ? max_stop - 1 : 0;
+    if (len <= *emitted + hold) return;
+    size_t end = len - hold;
+    while (end > *emitted && ((unsigned char)text[end] & 0xc0) == 0x80)
+        end--;
+    fwrite(text + *emitted, 1, end - *emitted, stdout);
+    fflush(stdout);
+    *emitted = end;
+}
+
 int ta_cli_generate(int argc, char **argv)
 {
     const char *path = NULL, *prompt = NULL;
@@ -28,6 +75,10 @@ int ta_cli_generate(int argc, char **argv)
     float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
     bool as_json = false;
     ta_kv_type kv_type = TA_KV_F16;
+    enum { MAX_STOPS = 16 };
+    const char *stops[MAX_STOPS];
+    int n_stops = 0;
+    size_t max_stop = 0;
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
                                          {"prompt", required_argument, NULL, 'p'},
                                          {"n-predict", required_argument, NULL, 'n'},
@@ -40,6 +91,7 @@ int ta_cli_generate(int argc, char **argv)
                                          {"ctx-size", required_argument, NULL, 'c'},
                                          {"threads", required_argument, NULL, 't'},
                                          {"cache-type", required_argument, NULL, 'K'},
+                                         {"stop", required_argument, NULL, 'X'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
@@ -78,11 +130,18 @@ int ta_cli_generate(int argc, char **argv)
             else
                 return ta_cli_usage_error("generate", "--cache-type expects f16, q8_0 or f32");
             break;
+        case 'X':
+            if (n_stops == MAX_STOPS || !*optarg)
+                return ta_cli_usage_error("generate", "--stop takes 1 to %d non-empty strings",
+                                          MAX_STOPS);
+            stops[n_stops++] = optarg;
+            if (strlen(optarg) > max_stop) max_stop = strlen(optarg);
+            break;
         case 'j': as_json = true; break;
         case 'h':
             printf("usage: tabagent generate -m FILE -p PROMPT -n N [--temp T] [--seed S] "
                    "[--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--ctx-size C] "
-                   "[--threads T] [--cache-type f16|q8_0|f32] [--json]\n");
+                   "[--threads T] [--cache-type f16|q8_0|f32] [--stop S]... [--json]\n");
             return 0;
         default: return ta_cli_usage_error("generate", "unknown option '%s'", argv[optind - 1]);
         }
@@ -138,8 +197,9 @@ int ta_cli_generate(int argc, char **argv)
         ta_sampler_accept(s, pids.ids[i]);
     ta_tok_stream *stream = ta_tok_stream_new(tok, 0);
     ta_tok_ids out_ids = {0};
-    size_t text_len = 0, text_cap = 1024;
+    size_t text_len = 0, text_cap = 1024, emitted = 0;
     char *text = malloc(text_cap);
+    bool stopped = false;
     for (long i = 0; i < n_predict && s && stream && text; i++) {
         int32_t t = ta_sampler_sample(s, ta_ctx_logits(ctx));
         if (ta_tok_is_eog(tok, t)) break;
@@ -154,35 +214,23 @@ int ta_cli_generate(int argc, char **argv)
         out_ids.ids[out_ids.len++] = t;
         size_t plen = 0;
         const char *piece = ta_tok_stream_push(stream, t, &plen);
-        if (piece && plen) {
-            if (as_json) {
-                while (text_len + plen + 1 > text_cap) {
-                    char *n = realloc(text, text_cap *= 2);
-                    if (!n) break;
-                    text = n;
-                }
-                memcpy(text + text_len, piece, plen);
-                text_len += plen;
-            } else {
-                fwrite(piece, 1, plen, stdout);
-                fflush(stdout);
-            }
+        if (piece && plen && append(&text, &text_len, &text_cap, piece, plen)) break;
+        if (find_stop(text, text_len, stops, n_stops, &text_len)) {
+            stopped = true;
+            break;
         }
+        if (!as_json) emit_safe(text, text_len, &emitted, max_stop);
         if (i + 1 < n_predict && ta_ctx_eval(ctx, &t, 1, &err) != TA_OK) {
             rc = ta_cli_fail("generate", "%s", err.message);
             break;
         }
     }
     size_t flen = 0;
-    const char *rest = stream ? ta_tok_stream_flush(stream, &flen) : NULL;
-    if (rest && flen) {
-        if (as_json && text && text_len + flen + 1 <= text_cap) {
-            memcpy(text + text_len, rest, flen);
-            text_len += flen;
-        } else if (!as_json) {
-            fwrite(rest, 1, flen, stdout);
-        }
-    }
+    const char *rest = stream && !stopped ? ta_tok_stream_flush(stream, &flen) : NULL;
+    if (rest && flen && !append(&text, &text_len, &text_cap, rest, flen))
+        find_stop(text, text_len, stops, n_stops, &text_len);
+    if (!as_json && text && text_len > emitted)
+        fwrite(text + emitted, 1, text_len - emitted, stdout);
     if (as_json && rc == 0) {
         json_t *pj = json_array(), *oj = json_array();
         for (size_t i = 0; i < pids.len; i++)

@@ -44,6 +44,13 @@ plain=$("$bin" generate -m "$model" -p "Once upon a time" -n 16 --temp 0 2>/dev/
 [[ $plain == ", there was a little girl named Lily."* ]] && echo "ok - generate plain text" ||
   { echo "not ok - generate plain text: $plain"; fails=$((fails + 1)); }
 
+out=$("$bin" generate -m "$model" -p "Once upon a time" -n 64 --temp 0 --stop park --stop Lily --json 2>/dev/null)
+check "generate stops before the first stop string" 'o.text === ", there was a little girl named "' "$out"
+plain=$("$bin" generate -m "$model" -p "Once upon a time" -n 64 --temp 0 --stop park 2>/dev/null)
+[[ $plain == ", there was a little girl named Lily. She loved to play outside in the " ]] &&
+  echo "ok - plain output holds back a partial stop string" ||
+  { echo "not ok - plain --stop: $plain"; fails=$((fails + 1)); }
+
 a=$("$bin" generate -m "$model" -p "Once" -n 32 --temp 1.0 --seed 7 --top-k 40 --top-p 0.9 --threads 2 --json 2>/dev/null)
 b=$("$bin" generate -m "$model" -p "Once" -n 32 --temp 1.0 --seed 7 --top-k 40 --top-p 0.9 --threads 1 --json 2>/dev/null)
 c=$("$bin" generate -m "$model" -p "Once" -n 32 --temp 1.0 --seed 8 --top-k 40 --top-p 0.9 --json 2>/dev/null)

@@ -17,6 +17,7 @@
 
 #include "matvec.h"
 #include "quant.h"
+#include "weights.h"
 
 typedef struct enc_layer {
     const ta_gguf_tensor *wq, *wk, *wv, *wqkv, *wo;
@@ -130,51 +131,6 @@ static int read_hparams(const ta_gguf *g, ta_encoder_hparams *hp, ta_error *err)
     return TA_OK;
 }
 
-/* Finds a tensor and checks its shape: [ne0] when ne1 is 0, else [ne0, ne1]; ne1 ==
- * UINT64_MAX accepts any row count. Vectors must be float types (read element-wise). */
-static int want(const ta_gguf *g, const char *name, uint64_t ne0, uint64_t ne1, bool required,
-                const ta_gguf_tensor **out, ta_error *err)
-{
-    const ta_gguf_tensor *t = ta_gguf_tensor_find(g, name);
-    *out = t;
-    if (!t) {
-        if (required) return ta_error_set(err, TA_EINVAL, "missing tensor %s", name);
-        return TA_OK;
-    }
-    bool vec = ne1 == 0;
-    bool any_rows = ne1 == UINT64_MAX;
-    bool ok;
-    if (vec)
-        ok = t->ne[0] == ne0 && t->n_elems == ne0;
-    else
-        ok = t->ne[0] == ne0 && t->ne[1] >= 1 && t->n_elems == ne0 * t->ne[1] &&
-             (any_rows || t->ne[1] == ne1);
-    if (!ok) {
-        char want_s[64], got_s[96];
-        if (vec)
-            snprintf(want_s, sizeof want_s, "[%llu]", (unsigned long long)ne0);
-        else if (any_rows)
-            snprintf(want_s, sizeof want_s, "[%llu, *]", (unsigned long long)ne0);
-        else
-            snprintf(want_s, sizeof want_s, "[%llu, %llu]", (unsigned long long)ne0,
-                     (unsigned long long)ne1);
-        int len = snprintf(got_s, sizeof got_s, "[%llu", (unsigned long long)t->ne[0]);
-        for (uint32_t d = 1; d < t->n_dims && d < TA_GGUF_MAX_DIMS; d++)
-            len += snprintf(got_s + len, sizeof got_s - (size_t)len, ", %llu",
-                            (unsigned long long)t->ne[d]);
-        snprintf(got_s + len, sizeof got_s - (size_t)len, "]");
-        return ta_error_set(err, TA_EINVAL, "%s: expected shape %s, got %s", name, want_s, got_s);
-    }
-    const ta_type_traits *tt = ta_type_get(t->type);
-    if (!tt->supported || !ta_quant_ops_get(t->type))
-        return ta_error_set(err, TA_EINVAL, "%s: tensor type %s (%u) is not supported", name,
-                            tt->name ? tt->name : "unknown", t->type);
-    if (vec && t->type != TA_TYPE_F32 && t->type != TA_TYPE_F16 && t->type != TA_TYPE_BF16)
-        return ta_error_set(err, TA_EINVAL, "%s: a %s vector; expected F32, F16 or BF16", name,
-                            tt->name);
-    return TA_OK;
-}
-
 static int bind_tensors(ta_encoder *e, ta_error *err)
 {
     const ta_gguf *g = e->gguf;
@@ -182,7 +138,7 @@ static int bind_tensors(ta_encoder *e, ta_error *err)
     bool nomic = hp->arch == TA_ENC_NOMIC_BERT;
     uint64_t E = hp->n_embd, F = hp->n_ff, V = hp->n_vocab;
     int rc;
-    if ((rc = want(g, "token_embd.weight", E, V, true, &e->tok_embd, err))) {
+    if ((rc = ta_weight_check(g, "token_embd.weight", E, V, true, &e->tok_embd, err))) {
         const ta_gguf_tensor *t = e->tok_embd;
         if (t && t->ne[0] == E && t->n_dims == 2 && t->ne[1] != V)
             return ta_error_set(err, TA_EINVAL,
@@ -193,11 +149,13 @@ static int bind_tensors(ta_encoder *e, ta_error *err)
     }
     /* Token types: any count of types ("sentence A", "sentence B", ...); only type 0 is
      * used. llama.cpp loads it for both architectures; absent is allowed. */
-    if ((rc = want(g, "token_types.weight", E, UINT64_MAX, false, &e->type_embd, err))) return rc;
-    if (!nomic && (rc = want(g, "position_embd.weight", E, hp->n_ctx, true, &e->pos_embd, err)))
+    if ((rc = ta_weight_check(g, "token_types.weight", E, TA_ANY_ROWS, false, &e->type_embd, err)))
         return rc;
-    if ((rc = want(g, "token_embd_norm.weight", E, 0, true, &e->embd_norm, err)) ||
-        (rc = want(g, "token_embd_norm.bias", E, 0, true, &e->embd_norm_b, err)))
+    if (!nomic &&
+        (rc = ta_weight_check(g, "position_embd.weight", E, hp->n_ctx, true, &e->pos_embd, err)))
+        return rc;
+    if ((rc = ta_weight_check(g, "token_embd_norm.weight", E, 0, true, &e->embd_norm, err)) ||
+        (rc = ta_weight_check(g, "token_embd_norm.bias", E, 0, true, &e->embd_norm_b, err)))
         return rc;
 
     e->layers = calloc(hp->n_layer, sizeof *e->layers);
@@ -208,7 +166,7 @@ static int bind_tensors(ta_encoder *e, ta_error *err)
 #define T(field, suffix, ne0, ne1, req)                                                            \
     do {                                                                                           \
         snprintf(n, sizeof n, "blk.%u." suffix, i);                                                \
-        if ((rc = want(g, n, ne0, ne1, req, &L->field, err))) return rc;                           \
+        if ((rc = ta_weight_check(g, n, ne0, ne1, req, &L->field, err))) return rc;                \
     } while (0)
         if (nomic) {
             T(wqkv, "attn_qkv.weight", E, 3 * E, true);

@@ -2,6 +2,7 @@
  * model.c - hyperparameters and weight validation for the decoder architectures.
  */
 #include "model.h"
+#include "weights.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,39 +117,6 @@ static int read_hparams(const ta_gguf *g, ta_hparams *hp, ta_error *err)
     return TA_OK;
 }
 
-/* Finds a tensor and checks its shape (ne[0], ne[1]; ne1 0 for 1-D) and type. */
-static int want(const ta_gguf *g, const char *name, uint64_t ne0, uint64_t ne1, bool required,
-                const ta_gguf_tensor **out, ta_error *err)
-{
-    *out = ta_gguf_tensor_find(g, name);
-    const ta_gguf_tensor *t = *out;
-    if (!t) {
-        if (required) return ta_error_set(err, TA_EINVAL, "missing tensor %s", name);
-        return TA_OK;
-    }
-    uint32_t dims = ne1 ? 2 : 1;
-    bool ok = t->ne[0] == ne0 &&
-              (dims == 1 ? t->n_elems == ne0 : t->ne[1] == ne1 && t->n_elems == ne0 * ne1);
-    if (!ok) {
-        if (dims == 1)
-            return ta_error_set(err, TA_EINVAL, "%s: expected shape [%llu], got [%llu, %llu]", name,
-                                (unsigned long long)ne0, (unsigned long long)t->ne[0],
-                                (unsigned long long)t->ne[1]);
-        return ta_error_set(err, TA_EINVAL, "%s: expected shape [%llu, %llu], got [%llu, %llu]",
-                            name, (unsigned long long)ne0, (unsigned long long)ne1,
-                            (unsigned long long)t->ne[0], (unsigned long long)t->ne[1]);
-    }
-    const ta_type_traits *tt = ta_type_get(t->type);
-    if (!tt->supported)
-        return ta_error_set(err, TA_EINVAL, "%s: tensor type %s (%u) is not supported", name,
-                            tt->name ? tt->name : "unknown", t->type);
-    /* Vectors (norms, biases) are read element-wise: they must be plain floats. */
-    if (dims == 1 && t->type != TA_TYPE_F32 && t->type != TA_TYPE_F16 && t->type != TA_TYPE_BF16)
-        return ta_error_set(err, TA_EINVAL, "%s: a %s vector; expected F32, F16 or BF16", name,
-                            tt->name);
-    return TA_OK;
-}
-
 static int bind_tensors(ta_model *m, ta_error *err)
 {
     const ta_gguf *g = m->gguf;
@@ -156,7 +124,7 @@ static int bind_tensors(ta_model *m, ta_error *err)
     uint64_t E = hp->n_embd, V = hp->n_vocab, F = hp->n_ff;
     uint64_t Q = (uint64_t)hp->n_head * hp->head_dim, KV = (uint64_t)hp->n_head_kv * hp->head_dim;
     int rc;
-    if ((rc = want(g, "token_embd.weight", E, V, true, &m->tok_embd, err))) {
+    if ((rc = ta_weight_check(g, "token_embd.weight", E, V, true, &m->tok_embd, err))) {
         const ta_gguf_tensor *t = ta_gguf_tensor_find(g, "token_embd.weight");
         if (t && t->ne[0] == E && t->ne[1] != V)
             return ta_error_set(err, TA_EINVAL,
@@ -165,10 +133,11 @@ static int bind_tensors(ta_model *m, ta_error *err)
                                 (unsigned long long)V, (unsigned long long)t->ne[1]);
         return rc;
     }
-    if ((rc = want(g, "output_norm.weight", E, 0, true, &m->out_norm, err))) return rc;
-    if ((rc = want(g, "output.weight", E, V, false, &m->output, err))) return rc;
+    if ((rc = ta_weight_check(g, "output_norm.weight", E, 0, true, &m->out_norm, err))) return rc;
+    if ((rc = ta_weight_check(g, "output.weight", E, V, false, &m->output, err))) return rc;
     if (!m->output) m->output = m->tok_embd; /* tied embeddings */
-    if ((rc = want(g, "rope_freqs.weight", hp->n_rot / 2, 0, false, &m->rope_freqs, err)))
+    if ((rc =
+             ta_weight_check(g, "rope_freqs.weight", hp->n_rot / 2, 0, false, &m->rope_freqs, err)))
         return rc;
     if (m->rope_freqs && m->rope_freqs->type != TA_TYPE_F32)
         return ta_error_set(err, TA_EINVAL, "rope_freqs.weight: expected F32");
@@ -181,7 +150,7 @@ static int bind_tensors(ta_model *m, ta_error *err)
 #define T(field, suffix, ne0, ne1, req)                                                            \
     do {                                                                                           \
         snprintf(n, sizeof n, "blk.%u." suffix, i);                                                \
-        if ((rc = want(g, n, ne0, ne1, req, &L->field, err))) return rc;                           \
+        if ((rc = ta_weight_check(g, n, ne0, ne1, req, &L->field, err))) return rc;                \
     } while (0)
         T(attn_norm, "attn_norm.weight", E, 0, true);
         if (hp->arch == TA_ARCH_PHI3) {

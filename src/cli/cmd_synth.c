@@ -13,8 +13,9 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "usage: tabagent synth -o FILE --arch llama|qwen2|qwen3|phi3 --shape NAME --type TYPE\n"
-    "                      [--vocab VOCAB.gguf] [--seed S] [--threads N] [--json]\n"
+    "usage: tabagent synth -o FILE --arch llama|qwen2|qwen3|phi3|bert|nomic-bert --shape NAME\n"
+    "                      --type TYPE"
+    " [--vocab VOCAB.gguf] [--seed S] [--threads N] [--json]\n"
     "       tabagent synth --list-shapes [--json]\n"
     "\n"
     "Writes a model with seeded random weights (the same seed gives the same file).\n"
@@ -22,17 +23,19 @@ static const char usage_text[] =
     "(llama.cpp's mixture: Q6_K for the output and some attn_v/ffn_down). A type whose\n"
     "blocks do not divide a tensor's rows falls back per tensor as llama.cpp does.\n"
     "--vocab copies every tokenizer.* key from a GGUF (its size sets the vocabulary);\n"
-    "without it the vocabulary is a synthetic byte-fallback one of the shape's size.\n";
+    "without it the vocabulary is a synthetic byte-fallback one of the shape's size\n"
+    "(WordPiece for the encoders bert and nomic-bert, whose shapes are listed apart).\n";
 
 static json_t *shape_json(const ta_synth_shape *s)
 {
-    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:b}", "name",
+    return json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:b, s:b}", "name",
                      s->name, "about", s->about, "n_vocab", (json_int_t)s->n_vocab, "n_ctx",
                      (json_int_t)s->n_ctx, "n_embd", (json_int_t)s->n_embd, "n_layer",
                      (json_int_t)s->n_layer, "n_head", (json_int_t)s->n_head, "n_head_kv",
                      (json_int_t)s->n_head_kv, "head_dim",
                      (json_int_t)(s->head_dim ? s->head_dim : s->n_embd / s->n_head), "n_ff",
-                     (json_int_t)s->n_ff, "rope_base", (double)s->rope_base, "tied", s->tied);
+                     (json_int_t)s->n_ff, "rope_base", (double)s->rope_base, "tied", s->tied,
+                     "encoder", s->encoder);
 }
 
 static int list_shapes(bool as_json)
@@ -43,9 +46,9 @@ static int list_shapes(bool as_json)
         if (as_json)
             json_array_append_new(arr, shape_json(s));
         else
-            printf("%-14s n_embd %-5u layers %-3u heads %-3u kv %-3u ff %-5u vocab %-6u  %s\n",
-                   s->name, s->n_embd, s->n_layer, s->n_head, s->n_head_kv, s->n_ff, s->n_vocab,
-                   s->about);
+            printf("%-8s %-16s n_embd %-5u layers %-3u heads %-3u kv %-3u ff %-5u vocab %-6u  %s\n",
+                   s->encoder ? "encoder" : "decoder", s->name, s->n_embd, s->n_layer, s->n_head,
+                   s->n_head_kv, s->n_ff, s->n_vocab, s->about);
     }
     if (as_json) {
         char *out = json_dumps(arr, JSON_COMPACT);
@@ -56,8 +59,17 @@ static int list_shapes(bool as_json)
     return 0;
 }
 
-static bool parse_arch(const char *s, ta_arch *out)
+/* The encoders (ta_enc_arch_name), then the decoders (ta_arch_name). */
+static bool parse_arch(const char *s, ta_synth_params *p)
 {
+    for (int a = TA_ENC_BERT; a <= TA_ENC_NOMIC_BERT; a++) {
+        if (!strcmp(s, ta_enc_arch_name((ta_enc_arch)a))) {
+            p->encoder = true;
+            p->enc_arch = (ta_enc_arch)a;
+            return true;
+        }
+    }
+    ta_arch *out = &p->arch;
     for (int a = 0; a < TA_ARCH_COUNT; a++) {
         if (!strcmp(s, ta_arch_name((ta_arch)a))) {
             *out = (ta_arch)a;
@@ -116,13 +128,14 @@ int ta_cli_synth(int argc, char **argv)
     if (!type_s) return ta_cli_usage_error("synth", "--type is required");
 
     ta_synth_params p = {.seed = (uint64_t)seed, .threads = (int)threads, .vocab_path = vocab};
-    if (!parse_arch(arch_s, &p.arch))
-        return ta_cli_usage_error("synth", "unknown --arch '%s' (llama, qwen2, qwen3, phi3)",
-                                  arch_s);
-    p.shape = ta_synth_shape_find(shape_s);
+    if (!parse_arch(arch_s, &p))
+        return ta_cli_usage_error(
+            "synth", "unknown --arch '%s' (llama, qwen2, qwen3, phi3, bert, nomic-bert)", arch_s);
+    p.shape = ta_synth_shape_find_kind(shape_s, p.encoder);
     if (!p.shape)
-        return ta_cli_usage_error("synth", "unknown --shape '%s' (tabagent synth --list-shapes)",
-                                  shape_s);
+        return ta_cli_usage_error("synth",
+                                  "unknown --shape '%s' for %s (tabagent synth --list-shapes)",
+                                  shape_s, p.encoder ? "an encoder" : "a decoder");
     p.type = ta_synth_parse_type(type_s);
     if (p.type < 0)
         return ta_cli_usage_error("synth",
@@ -146,9 +159,9 @@ int ta_cli_synth(int argc, char **argv)
                 json_object_set_new(types, ta_type_get(t)->name, json_integer(rep.type_tensors[t]));
         json_t *o = json_pack(
             "{s:s, s:s, s:o, s:s, s:I, s:o, s:I, s:I, s:I, s:I, s:o, s:I, s:f}", "file", out_path,
-            "arch", ta_arch_name(p.arch), "shape", shape_json(p.shape), "type",
-            ta_synth_type_name(p.type), "seed", (json_int_t)seed, "vocab",
-            vocab ? json_string(vocab) : json_string("synthetic"), "n_vocab",
+            "arch", p.encoder ? ta_enc_arch_name(p.enc_arch) : ta_arch_name(p.arch), "shape",
+            shape_json(p.shape), "type", ta_synth_type_name(p.type), "seed", (json_int_t)seed,
+            "vocab", vocab ? json_string(vocab) : json_string("synthetic"), "n_vocab",
             (json_int_t)rep.n_vocab, "parameters", (json_int_t)rep.n_params, "tensors",
             (json_int_t)rep.n_tensors, "data_bytes", (json_int_t)rep.data_bytes, "tensor_types",
             types, "fallback_tensors", (json_int_t)rep.n_fallback, "seconds", secs);
@@ -159,9 +172,10 @@ int ta_cli_synth(int argc, char **argv)
     } else {
         printf("wrote %s: %s %s %s, %llu parameters in %llu tensors "
                "(%llu fell back to another type), vocabulary %u, %.1f s\n",
-               out_path, ta_arch_name(p.arch), p.shape->name, ta_synth_type_name(p.type),
-               (unsigned long long)rep.n_params, (unsigned long long)rep.n_tensors,
-               (unsigned long long)rep.n_fallback, rep.n_vocab, secs);
+               out_path, p.encoder ? ta_enc_arch_name(p.enc_arch) : ta_arch_name(p.arch),
+               p.shape->name, ta_synth_type_name(p.type), (unsigned long long)rep.n_params,
+               (unsigned long long)rep.n_tensors, (unsigned long long)rep.n_fallback, rep.n_vocab,
+               secs);
     }
     return 0;
 }

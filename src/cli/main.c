@@ -14,7 +14,8 @@ static const struct {
 } commands[] = {
     {"info", ta_cli_info, "info -m FILE [--json]                      what a GGUF model holds"},
     {"synth", ta_cli_synth,
-     "synth -o FILE --arch A --shape S --type T [--vocab V] [--seed N] [--json]   random weights"},
+     "synth -o FILE --arch A --shape S --type T [--vocab V] [--seed N] [--json]   random weights "
+     "(decoders, encoders)"},
     {"tokenize", ta_cli_tokenize,
      "tokenize -m FILE (--text S | --file P) [--no-bos] [--json]   text -> token ids"},
     {"embed", ta_cli_embed,

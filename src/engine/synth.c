@@ -23,19 +23,27 @@ static const ta_synth_shape shapes[] = {
      * is stored as asked; `tiny-odd` has 32-multiples only (K-quants fall back), a head
      * size that is not n_embd / n_head, and tied embeddings. */
     {"tiny", "a 2-layer test model, every type stored as asked", 512, 256, 256, 2, 4, 2, 64, 512,
-     10000.0f, 1e-5f, false, true},
+     10000.0f, 1e-5f, false, true, false, TA_POOL_NONE},
     {"tiny-odd", "a 2-layer test model with 32-multiple sizes (K-quants fall back)", 300, 256, 160,
-     2, 4, 2, 48, 288, 1000000.0f, 1e-6f, true, false},
+     2, 4, 2, 48, 288, 1000000.0f, 1e-6f, true, false, false, TA_POOL_NONE},
     {"llama-3.2-1b", "Llama-3.2-1B", 128256, 131072, 2048, 16, 32, 8, 64, 8192, 500000.0f, 1e-5f,
-     true, true},
+     true, true, false, TA_POOL_NONE},
     {"qwen2-0.5b", "Qwen2-0.5B / Qwen2.5-0.5B", 151936, 32768, 896, 24, 14, 2, 64, 4864, 1000000.0f,
-     1e-6f, true, false},
+     1e-6f, true, false, false, TA_POOL_NONE},
     {"qwen3-0.6b", "Qwen3-0.6B", 151936, 40960, 1024, 28, 16, 8, 128, 3072, 1000000.0f, 1e-6f, true,
-     false},
+     false, false, TA_POOL_NONE},
     {"smollm-135m", "SmolLM-135M", 49152, 2048, 576, 30, 9, 3, 64, 1536, 10000.0f, 1e-5f, true,
-     false},
+     false, false, TA_POOL_NONE},
     {"phi-3-mini", "Phi-3-mini-4k", 32064, 4096, 3072, 32, 32, 32, 96, 8192, 10000.0f, 1e-5f, false,
-     false},
+     false, false, TA_POOL_NONE},
+    /* Encoders (bert, nomic-bert): n_head_kv is n_head; rope_base is used by nomic-bert
+     * only. `tiny` has 256-multiple sizes, so every type is stored as asked. */
+    {"tiny", "a 2-layer test encoder, every type stored as asked", 512, 64, 256, 2, 4, 4, 0, 512,
+     1000.0f, 1e-12f, false, false, true, TA_POOL_MEAN},
+    {"minilm-l6", "all-MiniLM-L6-v2 (bert)", 30522, 512, 384, 6, 12, 12, 0, 1536, 10000.0f, 1e-12f,
+     false, false, true, TA_POOL_MEAN},
+    {"nomic-embed-v1.5", "nomic-embed-text-v1.5 (nomic-bert)", 30522, 2048, 768, 12, 12, 12, 0,
+     3072, 1000.0f, 1e-12f, false, false, true, TA_POOL_MEAN},
 };
 
 size_t ta_synth_shape_count(void)
@@ -48,11 +56,16 @@ const ta_synth_shape *ta_synth_shape_at(size_t i)
     return i < ta_synth_shape_count() ? &shapes[i] : NULL;
 }
 
-const ta_synth_shape *ta_synth_shape_find(const char *name)
+const ta_synth_shape *ta_synth_shape_find_kind(const char *name, bool encoder)
 {
     for (size_t i = 0; name && i < ta_synth_shape_count(); i++)
-        if (!strcmp(shapes[i].name, name)) return &shapes[i];
+        if (shapes[i].encoder == encoder && !strcmp(shapes[i].name, name)) return &shapes[i];
     return NULL;
+}
+
+const ta_synth_shape *ta_synth_shape_find(const char *name)
+{
+    return ta_synth_shape_find_kind(name, false);
 }
 
 /* ---- types ---- */
@@ -340,6 +353,64 @@ done:
     return rc;
 }
 
+/* A synthetic WordPiece vocabulary in llama.cpp's GGUF form: word-initial pieces carry
+ * U+2581, continuations are bare. [PAD] [UNK] [CLS] [SEP] [MASK]; each printable ASCII
+ * character both ways (so every ASCII word has a tokenization); then letter pieces of
+ * two or more letters (letter_piece from its 53rd on), alternating the two kinds. */
+static int synthetic_wordpiece(ta_gguf_writer *w, uint32_t n_vocab, ta_error *err)
+{
+    static const char *const special[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    const uint32_t n_special = 5, n_chars = 126 - 33 + 1, first_piece = n_special + 2 * n_chars;
+    if (n_vocab < first_piece)
+        return ta_error_set(err, TA_EINVAL,
+                            "a synthetic WordPiece vocabulary needs at least %u "
+                            "tokens",
+                            first_piece);
+    char **strs = calloc(n_vocab, sizeof *strs);
+    int32_t *types = calloc(n_vocab, sizeof *types);
+    char *pool = malloc((size_t)n_vocab * 24);
+    int rc = TA_OK;
+    if (!strs || !types || !pool) {
+        rc = ta_error_set(err, TA_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (uint32_t i = 0; i < n_vocab; i++) {
+        char *s = pool + (size_t)i * 24;
+        strs[i] = s;
+        types[i] = 1; /* normal */
+        if (i < n_special) {
+            strcpy(s, special[i]);
+            types[i] = i == 1 ? 2 : 3; /* unknown, control */
+        } else if (i < first_piece) {
+            uint32_t k = i - n_special;
+            char c = (char)(33 + k / 2);
+            if (k % 2 == 0)
+                snprintf(s, 24, "\xe2\x96\x81%c", c);
+            else
+                snprintf(s, 24, "%c", c);
+        } else {
+            letter_piece(i - first_piece + 52, s); /* 52: past the single letters */
+        }
+    }
+    if (ta_gguf_writer_set_str(w, "tokenizer.ggml.model", "bert", 4) ||
+        ta_gguf_writer_set_str(w, "tokenizer.ggml.pre", "default", 7) ||
+        ta_gguf_writer_set_str_array(w, "tokenizer.ggml.tokens", (const char *const *)strs, NULL,
+                                     n_vocab) ||
+        ta_gguf_writer_set_array(w, "tokenizer.ggml.token_type", TA_GGUF_I32, types, n_vocab) ||
+        ta_gguf_writer_set_u32(w, "tokenizer.ggml.token_type_count", 2) ||
+        ta_gguf_writer_set_u32(w, "tokenizer.ggml.padding_token_id", 0) ||
+        ta_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 1) ||
+        ta_gguf_writer_set_u32(w, "tokenizer.ggml.cls_token_id", 2) ||
+        ta_gguf_writer_set_u32(w, "tokenizer.ggml.seperator_token_id", 3) || /* sic */
+        ta_gguf_writer_set_u32(w, "tokenizer.ggml.mask_token_id", 4))
+        rc = ta_error_set(err, TA_ENOMEM, "cannot store the synthetic vocabulary");
+done:
+    free(strs);
+    free(types);
+    free(pool);
+    return rc;
+}
+
 static int copy_vocab(ta_gguf_writer *w, const char *path, uint32_t *n_vocab, ta_error *err)
 {
     ta_gguf *g = ta_gguf_open(path, err);
@@ -448,12 +519,99 @@ static int add_weights(synth *s, uint32_t n_vocab, uint32_t head_dim, ta_error *
     return TA_OK;
 }
 
+/* ---- encoders ---- */
+
+static int set_enc_hparams(synth *s, const char *arch, uint32_t n_vocab)
+{
+    const ta_synth_shape *sh = s->p->shape;
+    ta_gguf_writer *w = s->w;
+    char key[128], name[160];
+#define K(suffix) (snprintf(key, sizeof key, "%s." suffix, arch), key)
+    snprintf(name, sizeof name, "tabagent synth %s %s %s seed %llu", arch, sh->name,
+             ta_synth_type_name(s->p->type), (unsigned long long)s->p->seed);
+    int rc = ta_gguf_writer_set_str(w, "general.architecture", arch, strlen(arch)) ||
+             ta_gguf_writer_set_str(w, "general.name", name, strlen(name)) ||
+             ta_gguf_writer_set_u32(w, "general.file_type", file_type(s->p->type)) ||
+             ta_gguf_writer_set_u32(w, "general.quantization_version", 2) ||
+             ta_gguf_writer_set_u32(w, K("vocab_size"), n_vocab) ||
+             ta_gguf_writer_set_u32(w, K("context_length"), sh->n_ctx) ||
+             ta_gguf_writer_set_u32(w, K("embedding_length"), sh->n_embd) ||
+             ta_gguf_writer_set_u32(w, K("block_count"), sh->n_layer) ||
+             ta_gguf_writer_set_u32(w, K("feed_forward_length"), sh->n_ff) ||
+             ta_gguf_writer_set_u32(w, K("attention.head_count"), sh->n_head) ||
+             ta_gguf_writer_set_f32(w, K("attention.layer_norm_epsilon"), sh->norm_eps) ||
+             ta_gguf_writer_set_bool(w, K("attention.causal"), false) ||
+             ta_gguf_writer_set_u32(w, K("pooling_type"), (uint32_t)sh->pooling);
+    if (!rc && s->p->enc_arch == TA_ENC_NOMIC_BERT)
+        rc = ta_gguf_writer_set_f32(w, K("rope.freq_base"), sh->rope_base);
+#undef K
+    return rc ? TA_ENOMEM : TA_OK;
+}
+
+static int add_enc_weights(synth *s, uint32_t n_vocab, ta_error *err)
+{
+    const ta_synth_shape *sh = s->p->shape;
+    bool nomic = s->p->enc_arch == TA_ENC_NOMIC_BERT;
+    bool mix = s->p->type == TA_SYNTH_Q4_K_M;
+    uint32_t base = mix ? TA_TYPE_Q4_K : (uint32_t)s->p->type;
+    uint32_t more = mix ? TA_TYPE_Q6_K : base;
+    uint64_t E = sh->n_embd, F = sh->n_ff, V = n_vocab;
+    float sE = (float)(1.0 / sqrt((double)E)), sF = (float)(1.0 / sqrt((double)F));
+    int rc;
+#define ADD0(name, ne0, ne1, type, mean, std)                                                      \
+    do {                                                                                           \
+        if ((rc = add_random(s, name, ne0, ne1, type, mean, std, err))) return rc;                 \
+    } while (0)
+    ADD0("token_embd.weight", E, V, base, 0, sE);
+    ADD0("token_types.weight", E, 2, TA_TYPE_F32, 0, sE);
+    if (!nomic) ADD0("position_embd.weight", E, sh->n_ctx, base, 0, sE);
+    ADD0("token_embd_norm.weight", E, 0, TA_TYPE_F32, 1.0f, 0.1f);
+    ADD0("token_embd_norm.bias", E, 0, TA_TYPE_F32, 0, 0.1f);
+#undef ADD0
+    for (uint32_t l = 0; l < sh->n_layer; l++) {
+        char n[96];
+        bool hi = mix && use_more_bits(l, sh->n_layer);
+#define ADD(suffix, ne0, ne1, type, mean, std)                                                     \
+    do {                                                                                           \
+        snprintf(n, sizeof n, "blk.%u." suffix, l);                                                \
+        if ((rc = add_random(s, n, ne0, ne1, type, mean, std, err))) return rc;                    \
+    } while (0)
+        if (nomic) {
+            ADD("attn_qkv.weight", E, 3 * E, mix ? TA_TYPE_Q5_K : base, 0, sE);
+        } else {
+            ADD("attn_q.weight", E, E, base, 0, sE);
+            ADD("attn_q.bias", E, 0, TA_TYPE_F32, 0, 0.1f);
+            ADD("attn_k.weight", E, E, base, 0, sE);
+            ADD("attn_k.bias", E, 0, TA_TYPE_F32, 0, 0.1f);
+            ADD("attn_v.weight", E, E, hi ? more : base, 0, sE);
+            ADD("attn_v.bias", E, 0, TA_TYPE_F32, 0, 0.1f);
+        }
+        ADD("attn_output.weight", E, E, base, 0, sE);
+        if (!nomic) ADD("attn_output.bias", E, 0, TA_TYPE_F32, 0, 0.1f);
+        ADD("attn_output_norm.weight", E, 0, TA_TYPE_F32, 1.0f, 0.1f);
+        ADD("attn_output_norm.bias", E, 0, TA_TYPE_F32, 0, 0.1f);
+        if (nomic) ADD("ffn_gate.weight", E, F, base, 0, sE);
+        ADD("ffn_up.weight", E, F, base, 0, sE);
+        if (!nomic) ADD("ffn_up.bias", F, 0, TA_TYPE_F32, 0, 0.1f);
+        ADD("ffn_down.weight", F, E, hi ? more : base, 0, sF);
+        if (!nomic) ADD("ffn_down.bias", E, 0, TA_TYPE_F32, 0, 0.1f);
+        ADD("layer_output_norm.weight", E, 0, TA_TYPE_F32, 1.0f, 0.1f);
+        ADD("layer_output_norm.bias", E, 0, TA_TYPE_F32, 0, 0.1f);
+#undef ADD
+    }
+    return TA_OK;
+}
+
 int ta_synth_write(const ta_synth_params *p, const char *path, ta_synth_report *report,
                    ta_error *err)
 {
     if (!p || !p->shape || !path) return ta_error_set(err, TA_EINVAL, "no shape or path");
-    if (p->arch < 0 || p->arch >= TA_ARCH_COUNT)
+    if (p->encoder ? p->enc_arch != TA_ENC_BERT && p->enc_arch != TA_ENC_NOMIC_BERT
+                   : p->arch < 0 || p->arch >= TA_ARCH_COUNT)
         return ta_error_set(err, TA_EINVAL, "unknown architecture");
+    if (p->encoder != p->shape->encoder)
+        return ta_error_set(err, TA_EINVAL, "shape %s is not for %s", p->shape->name,
+                            p->encoder ? "an encoder" : "a decoder");
     if (p->type != TA_SYNTH_Q4_K_M &&
         (p->type < 0 || ta_synth_parse_type(ta_type_get((uint32_t)p->type)->name) != p->type))
         return ta_error_set(err, TA_EINVAL, "unsupported tensor type %d", p->type);
@@ -469,10 +627,16 @@ int ta_synth_write(const ta_synth_params *p, const char *path, ta_synth_report *
     uint32_t n_vocab = sh->n_vocab;
     if (p->vocab_path)
         rc = copy_vocab(s.w, p->vocab_path, &n_vocab, err);
+    else if (p->encoder)
+        rc = synthetic_wordpiece(s.w, n_vocab, err);
     else
         rc = synthetic_vocab(s.w, n_vocab, err);
     if (rc) goto done;
-    if ((rc = set_hparams(&s, ta_arch_name(p->arch), n_vocab, head_dim))) {
+    if (p->encoder)
+        rc = set_enc_hparams(&s, ta_enc_arch_name(p->enc_arch), n_vocab);
+    else
+        rc = set_hparams(&s, ta_arch_name(p->arch), n_vocab, head_dim);
+    if (rc) {
         ta_error_set(err, rc, "cannot store the hyperparameters");
         goto done;
     }
@@ -481,7 +645,9 @@ int ta_synth_write(const ta_synth_params *p, const char *path, ta_synth_report *
         rc = ta_error_set(err, TA_ENOMEM, "cannot start threads");
         goto done;
     }
-    if ((rc = add_weights(&s, n_vocab, head_dim, err))) goto done;
+    if ((rc = p->encoder ? add_enc_weights(&s, n_vocab, err)
+                         : add_weights(&s, n_vocab, head_dim, err)))
+        goto done;
     rc = ta_gguf_writer_write(s.w, path, err);
 done:
     ta_pool_free(s.pool);

@@ -34,6 +34,17 @@
  * distinct lowercase letter pieces with and without it. With one,
  * every tokenizer.* key is copied from it and its token count sets the vocabulary size.
  *
+ * Encoders (bert, nomic-bert; encoder.h) are written with the tensors and metadata
+ * encoder.c loads: learned position embeddings, q/k/v/output/FFN biases and a GELU FFN
+ * for bert; a fused qkv, rotary positions and a SwiGLU FFN without biases for
+ * nomic-bert; every LayerNorm weight 1 + N(0, 0.1^2) and bias N(0, 0.1^2); embeddings
+ * (token, type, position) N(0, 1/n_embd), with two token types. The synthetic vocabulary
+ * of an encoder is WordPiece in llama.cpp's GGUF form ("bert"): [PAD] [UNK] [CLS] [SEP]
+ * [MASK], then every printable ASCII character word-initial ("\u2581c") and as a
+ * continuation ("c"), then longer letter pieces of both kinds; any ASCII text encodes.
+ * Q4_K_M treats attn_v / ffn_down as for decoders (attn_qkv: Q5_K); there is no output
+ * matrix.
+ *
  * Memory: one tensor at a time is generated and quantized, but the GGUF writer keeps
  * its own copy of every tensor until the file is written, so writing a model needs
  * about the file's size in RAM (plus the largest tensor once more).
@@ -46,6 +57,7 @@
 
 #include "../core/error.h"
 #include "../gguf/ggml_types.h"
+#include "encoder.h"
 #include "model.h"
 
 /* A "type" of ta_synth_params that is not a single tensor type: the Q4_K_M mixture. */
@@ -64,14 +76,19 @@ typedef struct ta_synth_shape {
     uint32_t n_ff;
     float rope_base;
     float norm_eps;
-    bool tied;        /* output.weight is token_embd.weight */
-    bool llama3_rope; /* llama arch: a rope_freqs.weight with Llama 3's scaling (factor 32) */
+    bool tied;          /* output.weight is token_embd.weight */
+    bool llama3_rope;   /* llama arch: a rope_freqs.weight with Llama 3's scaling (factor 32) */
+    bool encoder;       /* a shape for the bert / nomic-bert encoders (see below) */
+    ta_pooling pooling; /* encoders: <arch>.pooling_type */
 } ta_synth_shape;
 
 size_t ta_synth_shape_count(void);
 const ta_synth_shape *ta_synth_shape_at(size_t i);
-/* The shape named name, or NULL. */
+/* The decoder shape named name, or NULL. */
 const ta_synth_shape *ta_synth_shape_find(const char *name);
+/* The decoder (encoder false) or encoder shape named name, or NULL: both kinds have a
+ * `tiny`. */
+const ta_synth_shape *ta_synth_shape_find_kind(const char *name, bool encoder);
 
 /* "F16", "q4_k", "Q4_K_M" ... -> a ta_type the quantizers support, or TA_SYNTH_Q4_K_M;
  * -1 when it is neither. */
@@ -80,7 +97,9 @@ int ta_synth_parse_type(const char *name);
 const char *ta_synth_type_name(int type);
 
 typedef struct ta_synth_params {
-    ta_arch arch;
+    ta_arch arch; /* a decoder, unless encoder is set */
+    bool encoder; /* an embedding encoder of enc_arch (shape must be an encoder one) */
+    ta_enc_arch enc_arch;
     const ta_synth_shape *shape;
     int type;               /* from ta_synth_parse_type */
     const char *vocab_path; /* a GGUF with tokenizer.* keys, or NULL for a synthetic one */

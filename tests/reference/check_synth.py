@@ -6,6 +6,8 @@
   - Q4_K_M follows llama.cpp's mixture rules, tensor by tensor;
   - rows a type's blocks do not divide fall back as documented (tiny-odd);
   - --vocab copies every tokenizer.* key verbatim and sizes the model by it;
+  - the encoders (bert, nomic-bert) have llama.cpp's tensors and metadata, and
+    `tabagent embed` runs them (synthetic WordPiece and --vocab);
   - the weights have the documented distributions;
   - bad arguments are usage errors (exit 2) with a message.
 
@@ -195,12 +197,89 @@ def main():
                            stderr=subprocess.PIPE, text=True)
         check(p.returncode == 0, f"--vocab: the engine runs it {p.stderr}")
 
+    # Encoders: tensor sets, shapes and metadata as encoder.c loads them; embed runs.
+    enc_common = ["token_embd_norm.weight", "token_embd_norm.bias", "token_types.weight"]
+    for arch in ("bert", "nomic-bert"):
+        path = f(f"{arch}.gguf")
+        synth(args, path, "--arch", arch, "--shape", "tiny", "--type", "Q4_K_M", "--seed", "3")
+        g = GGUF(path)
+        E, F = g.get(f"{arch}.embedding_length"), g.get(f"{arch}.feed_forward_length")
+        L, C = g.get(f"{arch}.block_count"), g.get(f"{arch}.context_length")
+        V = len(g.get("tokenizer.ggml.tokens"))
+        want = {"token_embd.weight": [E, V], "token_types.weight": [E, 2],
+                "token_embd_norm.weight": [E], "token_embd_norm.bias": [E]}
+        if arch == "bert":
+            want["position_embd.weight"] = [E, C]
+        for i in range(L):
+            p = f"blk.{i}."
+            mats = {"attn_output": [E, E], "ffn_up": [E, F], "ffn_down": [F, E]}
+            if arch == "bert":
+                mats.update({"attn_q": [E, E], "attn_k": [E, E], "attn_v": [E, E]})
+                for n, ne in mats.items():
+                    want[p + n + ".bias"] = [ne[1]]
+            else:
+                mats.update({"attn_qkv": [E, 3 * E], "ffn_gate": [E, F]})
+            for n, ne in mats.items():
+                want[p + n + ".weight"] = ne
+            for n in ("attn_output_norm", "layer_output_norm"):
+                want[p + n + ".weight"] = [E]
+                want[p + n + ".bias"] = [E]
+        got = {n: t.ne for n, t in g.tensors.items()}
+        check(got == want, f"{arch} tiny: tensor set and shapes"
+              + ("" if got == want else f" (extra {set(got) - set(want)}, "
+                 f"missing {set(want) - set(got)}, "
+                 f"wrong {[n for n in want if n in got and got[n] != want[n]]})"))
+        ok = True
+        for name, ten in g.tensors.items():
+            if len(ten.ne) == 1 or name in enc_common:
+                expect = "F32"
+            elif name == "token_embd.weight" or name == "position_embd.weight":
+                expect = "Q4_K"
+            else:
+                expect = expected_q4_k_m(name, L, False)
+            if ten.type_name != expect:
+                ok = False
+                print(f"     {name}: {ten.type_name}, expected {expect}", file=sys.stderr)
+        check(ok, f"{arch} tiny: Q4_K_M types per tensor")
+        meta = (g.get(f"{arch}.pooling_type") == 1 and g.get(f"{arch}.attention.causal") is False
+                and abs(g.get(f"{arch}.attention.layer_norm_epsilon") - 1e-12) < 1e-15
+                and g.get("tokenizer.ggml.model") == "bert"
+                and (arch == "bert" or g.get(f"{arch}.rope.freq_base") == 1000.0))
+        check(meta, f"{arch} tiny: metadata (mean pooling, eps 1e-12, bert tokenizer, rope)")
+        p = subprocess.run([args.tabagent, "embed", "-m", path, "--text", "Hello, world!",
+                            "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ok = p.returncode == 0
+        if ok:
+            e = np.array(json.loads(p.stdout)["embedding"])
+            ok = e.shape == (E,) and abs(np.linalg.norm(e) - 1) < 1e-5
+        check(ok, f"{arch} tiny: tabagent embed gives a unit vector of {E} {p.stderr}")
+    bge = os.path.join(args.shared, "vocab", "ggml-vocab-bert-bge.gguf")
+    if os.path.exists(bge):
+        path = f("minilm.gguf")
+        summary = json.loads(synth(args, path, "--arch", "bert", "--shape", "minilm-l6",
+                                   "--type", "Q8_0", "--vocab", bge, "--json").stdout)
+        g = GGUF(path)
+        check([g.get("bert." + k) for k in ("embedding_length", "block_count",
+                                            "attention.head_count", "feed_forward_length",
+                                            "context_length", "pooling_type")]
+              == [384, 6, 12, 1536, 512, 1] and summary["n_vocab"] == 30522
+              and g.tensors["token_embd.weight"].ne == [384, 30522],
+              "bert minilm-l6 with the BGE vocabulary: all-MiniLM-L6-v2's shape")
+        p = subprocess.run([args.tabagent, "embed", "-m", path, "--text", "Hello, world!",
+                            "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        check(p.returncode == 0 and len(json.loads(p.stdout)["embedding"]) == 384,
+              f"bert minilm-l6: tabagent embed runs it {p.stderr}")
+    else:
+        check(False, f"{bge} is missing (the shared reference data)")
+
     # Usage errors.
     for bad in (["--arch", "gpt9", "--shape", "tiny", "--type", "F16"],
                 ["--arch", "llama", "--shape", "huge", "--type", "F16"],
                 ["--arch", "llama", "--shape", "tiny", "--type", "Q9_9"],
                 ["--arch", "llama", "--shape", "tiny", "--type", "Q8_K"],
-                ["--arch", "llama", "--shape", "tiny"]):
+                ["--arch", "llama", "--shape", "tiny"],
+                ["--arch", "bert", "--shape", "llama-3.2-1b", "--type", "F16"],
+                ["--arch", "llama", "--shape", "minilm-l6", "--type", "F16"]):
         p = synth(args, f("bad.gguf"), *bad, expect=2)
         check(p.stderr.startswith("tabagent synth: "), f"usage error for {' '.join(bad)}")
     check(not os.path.exists(f("bad.gguf")), "no file written on a usage error")

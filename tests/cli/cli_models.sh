@@ -59,6 +59,16 @@ c=$("$bin" generate -m "$model" -p "Once" -n 32 --temp 1.0 --seed 8 --top-k 40 -
 [[ $a != "$c" ]] && echo "ok - another seed, another output" ||
   { echo "not ok - seeds do not matter"; fails=$((fails + 1)); }
 
+# A Q8_0 KV cache on a model whose heads hold whole Q8_0 blocks (synth's tiny llama).
+"$bin" synth -o "$tmp/tiny.gguf" --arch llama --shape tiny --type Q8_0 --seed 3 >/dev/null 2>&1
+q8=$("$bin" generate -m "$tmp/tiny.gguf" -p "abc" -n 8 --temp 0 --cache-type q8_0 --json 2>/dev/null)
+f16=$("$bin" generate -m "$tmp/tiny.gguf" -p "abc" -n 8 --temp 0 --cache-type f16 --json 2>/dev/null)
+check "generate with a Q8_0 KV cache" 'o.ids.length === 8' "$q8"
+node -e "const a = JSON.parse(process.argv[1]), b = JSON.parse(process.argv[2]);
+  if (a.ids[0] !== b.ids[0]) process.exit(1);" "$q8" "$f16" &&
+  echo "ok - Q8_0 and F16 caches agree on the first token" ||
+  { echo "not ok - Q8_0 vs F16 first token: $q8 / $f16"; fails=$((fails + 1)); }
+
 # Errors: usage (2) and runtime (1), with messages.
 set +e
 "$bin" generate -m "$model" -n 5 >/dev/null 2>"$tmp/e"; rc=$?

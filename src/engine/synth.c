@@ -431,7 +431,8 @@ static int copy_vocab(ta_gguf_writer *w, const char *path, uint32_t *n_vocab, ta
 
 /* ---- the model ---- */
 
-static int set_hparams(synth *s, const char *arch, uint32_t n_vocab, uint32_t head_dim)
+/* The keys every synth model has: general.* and the "<arch>." shape keys. */
+static int set_common_hparams(synth *s, const char *arch, uint32_t n_vocab)
 {
     const ta_synth_shape *sh = s->p->shape;
     ta_gguf_writer *w = s->w;
@@ -448,7 +449,18 @@ static int set_hparams(synth *s, const char *arch, uint32_t n_vocab, uint32_t he
              ta_gguf_writer_set_u32(w, K("embedding_length"), sh->n_embd) ||
              ta_gguf_writer_set_u32(w, K("block_count"), sh->n_layer) ||
              ta_gguf_writer_set_u32(w, K("feed_forward_length"), sh->n_ff) ||
-             ta_gguf_writer_set_u32(w, K("attention.head_count"), sh->n_head) ||
+             ta_gguf_writer_set_u32(w, K("attention.head_count"), sh->n_head);
+#undef K
+    return rc;
+}
+
+static int set_hparams(synth *s, const char *arch, uint32_t n_vocab, uint32_t head_dim)
+{
+    const ta_synth_shape *sh = s->p->shape;
+    ta_gguf_writer *w = s->w;
+    char key[128];
+#define K(suffix) (snprintf(key, sizeof key, "%s." suffix, arch), key)
+    int rc = set_common_hparams(s, arch, n_vocab) ||
              ta_gguf_writer_set_u32(w, K("attention.head_count_kv"), sh->n_head_kv) ||
              ta_gguf_writer_set_f32(w, K("attention.layer_norm_rms_epsilon"), sh->norm_eps) ||
              ta_gguf_writer_set_f32(w, K("rope.freq_base"), sh->rope_base) ||
@@ -525,20 +537,9 @@ static int set_enc_hparams(synth *s, const char *arch, uint32_t n_vocab)
 {
     const ta_synth_shape *sh = s->p->shape;
     ta_gguf_writer *w = s->w;
-    char key[128], name[160];
+    char key[128];
 #define K(suffix) (snprintf(key, sizeof key, "%s." suffix, arch), key)
-    snprintf(name, sizeof name, "tabagent synth %s %s %s seed %llu", arch, sh->name,
-             ta_synth_type_name(s->p->type), (unsigned long long)s->p->seed);
-    int rc = ta_gguf_writer_set_str(w, "general.architecture", arch, strlen(arch)) ||
-             ta_gguf_writer_set_str(w, "general.name", name, strlen(name)) ||
-             ta_gguf_writer_set_u32(w, "general.file_type", file_type(s->p->type)) ||
-             ta_gguf_writer_set_u32(w, "general.quantization_version", 2) ||
-             ta_gguf_writer_set_u32(w, K("vocab_size"), n_vocab) ||
-             ta_gguf_writer_set_u32(w, K("context_length"), sh->n_ctx) ||
-             ta_gguf_writer_set_u32(w, K("embedding_length"), sh->n_embd) ||
-             ta_gguf_writer_set_u32(w, K("block_count"), sh->n_layer) ||
-             ta_gguf_writer_set_u32(w, K("feed_forward_length"), sh->n_ff) ||
-             ta_gguf_writer_set_u32(w, K("attention.head_count"), sh->n_head) ||
+    int rc = set_common_hparams(s, arch, n_vocab) ||
              ta_gguf_writer_set_f32(w, K("attention.layer_norm_epsilon"), sh->norm_eps) ||
              ta_gguf_writer_set_bool(w, K("attention.causal"), false) ||
              ta_gguf_writer_set_u32(w, K("pooling_type"), (uint32_t)sh->pooling);

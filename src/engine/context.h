@@ -1,7 +1,9 @@
 /*
  * context.h - one sequence being evaluated by a model: the KV cache and the scratch
  * buffers of the forward pass. ta_ctx_eval feeds tokens at the next positions and
- * leaves the logits of the last one. Nothing is allocated per token.
+ * leaves the logits of the last one. A prompt is evaluated n_batch tokens at a time
+ * (every weight matrix is read once per batch); decoding is the batch of one. Nothing
+ * is allocated per token.
  */
 #ifndef TA_ENGINE_CONTEXT_H
 #define TA_ENGINE_CONTEXT_H
@@ -24,7 +26,10 @@ typedef struct ta_ctx_params {
     uint32_t n_ctx;     /* 0 = the model's training context */
     ta_pool *pool;      /* borrowed; NULL = single-threaded */
     ta_kv_type kv_type; /* zero-initialized = F16 */
+    uint32_t n_batch;   /* tokens evaluated together; 0 = TA_CTX_DEFAULT_BATCH */
 } ta_ctx_params;
+
+#define TA_CTX_DEFAULT_BATCH 256
 
 ta_ctx *ta_ctx_new(const ta_model *m, const ta_ctx_params *p, ta_error *err);
 void ta_ctx_free(ta_ctx *c);

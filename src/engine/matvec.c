@@ -1,55 +1,126 @@
 /*
- * matvec.c - see matvec.h. Plain C over the quant module's reference dot products: the
- * SIMD kernels of the speed issue replace them, and are tested against them.
+ * matvec.c - see matvec.h: the tiling and threading of matrix products over the kernels
+ * of kernels.h.
  */
 #include "matvec.h"
 
 #include <string.h>
 
+#include "kernels.h"
 #include "quant.h"
+
+/* Tokens per tile: the tile's activations (at most ~9 KB a token for the widest
+ * matrices) stay in L2 while the rows stream past. */
+#define TILE_TOKENS 32
+
+size_t ta_matmul_scratch_bytes(size_t n_in, uint32_t n_tok)
+{
+    /* F32 is the widest activation format (4 bytes an element; Q8_0 and Q8_K are
+     * smaller); one spare block so quantizers never write past the end. */
+    return ((n_in + TA_QK_K) * sizeof(float) + 64) * (n_tok ? n_tok : 1);
+}
 
 size_t ta_matvec_scratch_bytes(size_t n_in)
 {
-    /* The widest activation format is F32 (4 bytes per element); Q8_0 and Q8_K are
-     * smaller. Rounded up to a block so quantizers never write past the end. */
-    return (n_in + TA_QK_K) * sizeof(float);
+    return ta_matmul_scratch_bytes(n_in, 1);
 }
 
-typedef struct mv_job {
-    const ta_gguf_tensor *w;
-    ta_vec_dot_fn dot;
-    const void *act; /* x in the weight type's activation format */
+typedef struct mm_job {
+    const ta_kernels *k;
+    ta_gemm_fn gemm;
+    ta_quantize_row_fn quantize;
+    const uint8_t *w;
+    size_t w_row;  /* bytes of a weight row */
+    int64_t n_in;
+    const float *x; /* for quantizing */
+    size_t ldx;
+    const uint8_t *act; /* activations, a_row bytes per token */
+    size_t a_row;
     float *y;
-    size_t row_bytes;
-} mv_job;
+    size_t ldy;
+    int64_t rows, n_tok;
+    int64_t row_chunk, tok_chunk, row_chunks;
+} mm_job;
 
-static void mv_rows(void *arg, int64_t begin, int64_t end)
+static void quantize_tokens(void *arg, int64_t begin, int64_t end)
 {
-    mv_job *j = arg;
-    int64_t n = (int64_t)j->w->ne[0];
-    const uint8_t *base = j->w->data;
-    for (int64_t r = begin; r < end; r++)
-        j->y[r] = j->dot(n, base + (size_t)r * j->row_bytes, j->act);
+    mm_job *j = arg;
+    for (int64_t t = begin; t < end; t++)
+        j->quantize(j->x + (size_t)t * j->ldx, (uint8_t *)j->act + (size_t)t * j->a_row, j->n_in);
+}
+
+static void run_tiles(void *arg, int64_t begin, int64_t end)
+{
+    mm_job *j = arg;
+    float out[TA_GEMM_MAX_COLS];
+    for (int64_t tile = begin; tile < end; tile++) {
+        int64_t r0 = (tile % j->row_chunks) * j->row_chunk;
+        int64_t t0 = (tile / j->row_chunks) * j->tok_chunk;
+        int64_t r1 = r0 + j->row_chunk < j->rows ? r0 + j->row_chunk : j->rows;
+        int64_t t1 = t0 + j->tok_chunk < j->n_tok ? t0 + j->tok_chunk : j->n_tok;
+        for (int64_t r = r0; r < r1; r++) {
+            const uint8_t *wr = j->w + (size_t)r * j->w_row;
+            for (int64_t t = t0; t < t1; t += TA_GEMM_MAX_COLS) {
+                int nc = (int)(t1 - t < TA_GEMM_MAX_COLS ? t1 - t : TA_GEMM_MAX_COLS);
+                j->gemm(j->n_in, wr, j->act + (size_t)t * j->a_row, j->a_row, nc, out);
+                for (int c = 0; c < nc; c++)
+                    j->y[(size_t)(t + c) * j->ldy + (size_t)r] = out[c];
+            }
+        }
+    }
+}
+
+void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ldx, float *y,
+               size_t ldy, uint32_t n_tok, void *scratch)
+{
+    if (!n_tok) return;
+    const ta_kernels *k = ta_kernels_best();
+    const ta_quant_ops *ops = ta_quant_ops_get(w->type);
+    mm_job j = {.k = k,
+                .gemm = k->gemm[w->type],
+                .w = w->data,
+                .w_row = ta_type_row_bytes(w->type, w->ne[0]),
+                .n_in = (int64_t)w->ne[0],
+                .x = x,
+                .ldx = ldx,
+                .y = y,
+                .ldy = ldy,
+                .rows = (int64_t)(w->n_elems / w->ne[0]),
+                .n_tok = n_tok};
+    if (ops->vec_dot_type == TA_TYPE_F32) {
+        j.act = (const uint8_t *)x; /* used as they are */
+        j.a_row = ldx * sizeof(float);
+    } else {
+        j.quantize = k->quantize[ops->vec_dot_type];
+        j.act = scratch;
+        j.a_row = ta_type_row_bytes(ops->vec_dot_type, w->ne[0]);
+        if (pool && n_tok > 1)
+            ta_pool_for(pool, n_tok, quantize_tokens, &j);
+        else
+            quantize_tokens(&j, 0, n_tok);
+    }
+    /* Enough tiles for the threads to share out evenly as they go, but not so many
+     * that claiming them costs: about 8 per thread. */
+    int threads = pool ? ta_pool_threads(pool) : 1;
+    j.tok_chunk = n_tok < TILE_TOKENS ? n_tok : TILE_TOKENS;
+    int64_t tok_chunks = (n_tok + j.tok_chunk - 1) / j.tok_chunk;
+    int64_t want = (int64_t)threads * 8;
+    int64_t row_chunks = tok_chunks >= want ? 1 : (want + tok_chunks - 1) / tok_chunks;
+    j.row_chunk = (j.rows + row_chunks - 1) / row_chunks;
+    if (j.row_chunk < 4) j.row_chunk = 4;
+    if (n_tok > 1 && j.row_chunk > 64) j.row_chunk = 64;
+    j.row_chunks = (j.rows + j.row_chunk - 1) / j.row_chunk;
+    int64_t tiles = j.row_chunks * tok_chunks;
+    if (pool)
+        ta_pool_for_grain(pool, tiles, 1, run_tiles, &j);
+    else
+        run_tiles(&j, 0, tiles);
 }
 
 void ta_matvec(ta_pool *pool, const ta_gguf_tensor *w, const float *x, float *y, void *scratch)
 {
-    const ta_quant_ops *ops = ta_quant_ops_get(w->type);
-    int64_t n = (int64_t)w->ne[0];
-    const void *act = x;
-    if (ops->vec_dot_type != TA_TYPE_F32) {
-        /* Quantize the activations once; every row's dot product reuses them. */
-        ta_quant_ops_get(ops->vec_dot_type)->quantize_row(x, scratch, n);
-        act = scratch;
-    }
-    mv_job j = {w, ops->vec_dot_ref, act, y, ta_type_row_bytes(w->type, w->ne[0])};
-    int64_t rows = (int64_t)(w->n_elems / w->ne[0]);
-    if (pool)
-        ta_pool_for(pool, rows, mv_rows, &j);
-    else
-        mv_rows(&j, 0, rows);
+    ta_matmul(pool, w, x, w->ne[0], y, w->n_elems / w->ne[0], 1, scratch);
 }
-
 void ta_row_get(float *out, const ta_gguf_tensor *t, uint64_t r)
 {
     uint64_t n = t->ne[0];

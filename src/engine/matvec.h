@@ -2,10 +2,14 @@
  * matvec.h - matrix-vector products and row access for weights of any GGUF type.
  *
  * A weight matrix is a GGUF tensor with ne = [n_in, n_out]: n_out rows of n_in
- * elements, row r starting at r * row_bytes. ta_matvec computes y[r] = dot(row r, x)
- * for every row, split across the pool's threads. Quantized weights are multiplied
- * against the activations quantized once per call to the weight type's activation
- * format, through the quant module's reference dot products.
+ * elements, row r starting at r * row_bytes. ta_matmul computes Y[t][r] = dot(row r,
+ * X[t]) for every row and every token t; ta_matvec is the one-token case (decoding).
+ * The activations are converted once per call to the weight type's activation format
+ * (kernels.h), then the work is cut into tiles of weight rows x tokens that the pool's
+ * threads claim one at a time: each weight row is unpacked once per tile and used for
+ * up to TA_GEMM_MAX_COLS tokens at once, and the tokens of a tile stay in cache while
+ * its rows stream past. Threads that finish early take more tiles, so a thread slowed
+ * by another process on its core does not hold the others up for long.
  */
 #ifndef TA_ENGINE_MATVEC_H
 #define TA_ENGINE_MATVEC_H
@@ -16,10 +20,16 @@
 #include "../gguf/gguf.h"
 #include "threadpool.h"
 
-/* Bytes of scratch a matvec needs for activations of up to n_in elements. */
-size_t ta_matvec_scratch_bytes(size_t n_in);
+/* Bytes of scratch ta_matmul needs for n_tok tokens of up to n_in elements (aligned). */
+size_t ta_matmul_scratch_bytes(size_t n_in, uint32_t n_tok);
 
-/* y = W x; pool may be NULL; scratch from ta_matvec_scratch_bytes. */
+/* Y = W X for n_tok tokens: token t reads n_in floats at x + t * ldx and writes n_out
+ * floats at y + t * ldy. pool may be NULL; scratch from ta_matmul_scratch_bytes. */
+void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ldx, float *y,
+               size_t ldy, uint32_t n_tok, void *scratch);
+
+/* The one-token case. */
+size_t ta_matvec_scratch_bytes(size_t n_in);
 void ta_matvec(ta_pool *pool, const ta_gguf_tensor *w, const float *x, float *y, void *scratch);
 
 /* out = row r of t as floats (t->ne[0] of them). */

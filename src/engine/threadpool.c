@@ -1,9 +1,9 @@
 /*
  * threadpool.c - see threadpool.h.
  *
- * One job at a time: the caller publishes (fn, arg, n) and bumps a generation counter;
- * each worker w takes the range [n*w/T, n*(w+1)/T) (the caller is worker 0) and
- * decrements `pending` when done. Workers wait for the next generation by spinning
+ * One job at a time: the caller publishes (fn, arg, n, grain) and bumps a generation
+ * counter; every thread (the caller too) claims chunks of `grain` indices from `next`
+ * until none are left, and each worker decrements `pending` when it runs out. Workers wait for the next generation by spinning
  * for a short while, then sleeping on `wake`.
  */
 #include "threadpool.h"
@@ -29,25 +29,36 @@ struct ta_pool {
     atomic_bool stop;
     ta_pool_fn fn;
     void *arg;
-    int64_t n;
+    int64_t n, grain;
+    atomic_llong next; /* the first index not yet claimed */
 };
+
+static _Thread_local int thread_index;
+
+int ta_pool_thread_index(void)
+{
+    return thread_index;
+}
 
 typedef struct worker_arg {
     ta_pool *pool;
     int index;
 } worker_arg;
 
-static void run_share(ta_pool *p, int w)
+static void run_share(ta_pool *p)
 {
-    int64_t begin = p->n * w / p->threads, end = p->n * (w + 1) / p->threads;
-    if (begin < end) p->fn(p->arg, begin, end);
+    for (;;) {
+        int64_t begin = atomic_fetch_add_explicit(&p->next, p->grain, memory_order_relaxed);
+        if (begin >= p->n) return;
+        p->fn(p->arg, begin, begin + p->grain < p->n ? begin + p->grain : p->n);
+    }
 }
 
 static void *worker(void *arg)
 {
     worker_arg *wa = arg;
     ta_pool *p = wa->pool;
-    int w = wa->index;
+    thread_index = wa->index;
     free(wa);
     unsigned seen = 0;
     for (;;) {
@@ -64,7 +75,7 @@ static void *worker(void *arg)
         }
         if (atomic_load(&p->stop)) return NULL;
         seen = gen;
-        run_share(p, w);
+        run_share(p);
         if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&p->lock);
             pthread_cond_signal(&p->done);
@@ -112,19 +123,28 @@ int ta_pool_threads(const ta_pool *p)
 
 void ta_pool_for(ta_pool *p, int64_t n, ta_pool_fn fn, void *arg)
 {
-    if (p->threads == 1 || n < 2) {
+    int64_t grain = n / (4 * (int64_t)p->threads);
+    ta_pool_for_grain(p, n, grain, fn, arg);
+}
+
+void ta_pool_for_grain(ta_pool *p, int64_t n, int64_t grain, ta_pool_fn fn, void *arg)
+{
+    if (grain < 1) grain = 1;
+    if (p->threads == 1 || n <= grain) {
         if (n > 0) fn(arg, 0, n);
         return;
     }
     p->fn = fn;
     p->arg = arg;
     p->n = n;
+    p->grain = grain;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
     atomic_store(&p->pending, p->threads - 1);
     pthread_mutex_lock(&p->lock);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    run_share(p, 0);
+    run_share(p);
     int spins = 0;
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
         spins++;

@@ -1,9 +1,10 @@
 /*
  * threadpool.h - a fixed pool of worker threads for data-parallel loops.
  *
- * ta_pool_for(pool, n, fn, arg) runs fn(arg, i) for i in [0, n) split into one
- * contiguous range per thread, and returns when all are done. The caller's thread
- * takes a share too. Workers spin briefly on a new job and then sleep on a condition
+ * ta_pool_for(pool, n, fn, arg) runs fn over [0, n) cut into chunks that the threads
+ * claim one at a time from a shared counter, and returns when all are done. The
+ * caller's thread works too. Claiming (instead of one fixed share per thread) keeps
+ * every core busy when one thread is slowed, e.g. by another process on its core. Workers spin briefly on a new job and then sleep on a condition
  * variable, so a decode loop that calls the pool hundreds of times per token does not
  * pay a wake-up each time, and an idle server does not burn CPU.
  */
@@ -22,8 +23,17 @@ ta_pool *ta_pool_new(int threads);
 void ta_pool_free(ta_pool *p);
 int ta_pool_threads(const ta_pool *p);
 
-/* Runs fn over [0, n) in parallel; blocks until done. Not reentrant. */
+/* Runs fn over [0, n) in parallel, in chunks of about n / (4 * threads); blocks until
+ * done. Not reentrant. */
 void ta_pool_for(ta_pool *p, int64_t n, ta_pool_fn fn, void *arg);
+
+/* The same with chunks of `grain` indices (the last may be shorter). */
+void ta_pool_for_grain(ta_pool *p, int64_t n, int64_t grain, ta_pool_fn fn, void *arg);
+
+/* Which thread of its pool the calling thread is: 0 for the thread that called
+ * ta_pool_for (and for threads outside any pool), 1 .. threads-1 for the workers. Lets
+ * a loop body use per-thread scratch. */
+int ta_pool_thread_index(void);
 
 /* Physical cores of this machine (>= 1). */
 int ta_physical_cores(void);

@@ -1,0 +1,163 @@
+/*
+ * kernels.c - see kernels.h: the scalar set (the reference dot products, one column
+ * at a time) and the choice of set for this CPU.
+ */
+#include "kernels.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels_impl.h"
+#include "quant_internal.h"
+
+/* ---- scalar ---- */
+
+#define SCALAR_GEMM(name, ref)                                                                     \
+    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)       \
+    {                                                                                              \
+        for (int c = 0; c < nc; c++)                                                               \
+            out[c] = ref(n, w, (const uint8_t *)a + (size_t)c * as);                               \
+    }
+
+SCALAR_GEMM(gemm_f32, ta_vec_dot_f32_f32)
+SCALAR_GEMM(gemm_f16, ta_vec_dot_f16_f32)
+SCALAR_GEMM(gemm_bf16, ta_vec_dot_bf16_f32)
+SCALAR_GEMM(gemm_q4_0, ta_vec_dot_q4_0_q8_0)
+SCALAR_GEMM(gemm_q4_1, ta_vec_dot_q4_1_q8_0)
+SCALAR_GEMM(gemm_q5_0, ta_vec_dot_q5_0_q8_0)
+SCALAR_GEMM(gemm_q5_1, ta_vec_dot_q5_1_q8_0)
+SCALAR_GEMM(gemm_q8_0, ta_vec_dot_q8_0_q8_0)
+SCALAR_GEMM(gemm_q2_K, ta_vec_dot_q2_K_q8_K)
+SCALAR_GEMM(gemm_q3_K, ta_vec_dot_q3_K_q8_K)
+SCALAR_GEMM(gemm_q4_K, ta_vec_dot_q4_K_q8_K)
+SCALAR_GEMM(gemm_q5_K, ta_vec_dot_q5_K_q8_K)
+SCALAR_GEMM(gemm_q6_K, ta_vec_dot_q6_K_q8_K)
+
+static void axpy_f16_scalar(int64_t n, float a, const ta_f16 *x, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * ta_f16_to_f32(x[i]);
+}
+
+static void wsum_f16_scalar(int64_t n_pos, int64_t hd, const ta_f16 *v, size_t lv, const float *w,
+                            size_t lw, int nq, float *out, size_t lo)
+{
+    for (int i = 0; i < nq; i++) {
+        float *o = out + (size_t)i * lo;
+        memset(o, 0, (size_t)hd * sizeof(float));
+        for (int64_t t = 0; t < n_pos; t++)
+            axpy_f16_scalar(hd, w[(size_t)i * lw + (size_t)t], v + (size_t)t * lv, o);
+    }
+}
+
+static float exp_sum_scalar(int64_t n, float *x, float max)
+{
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
+}
+
+static void silu_mul_scalar(int64_t n, float *g, const float *u)
+{
+    for (int64_t i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static const ta_kernels scalar_set = {
+    .name = "scalar",
+    .gemm =
+        {
+            [TA_TYPE_F32] = gemm_f32,
+            [TA_TYPE_F16] = gemm_f16,
+            [TA_TYPE_BF16] = gemm_bf16,
+            [TA_TYPE_Q4_0] = gemm_q4_0,
+            [TA_TYPE_Q4_1] = gemm_q4_1,
+            [TA_TYPE_Q5_0] = gemm_q5_0,
+            [TA_TYPE_Q5_1] = gemm_q5_1,
+            [TA_TYPE_Q8_0] = gemm_q8_0,
+            [TA_TYPE_Q2_K] = gemm_q2_K,
+            [TA_TYPE_Q3_K] = gemm_q3_K,
+            [TA_TYPE_Q4_K] = gemm_q4_K,
+            [TA_TYPE_Q5_K] = gemm_q5_K,
+            [TA_TYPE_Q6_K] = gemm_q6_K,
+        },
+    .quantize =
+        {
+            [TA_TYPE_F32] = ta_quantize_row_f32,
+            [TA_TYPE_F16] = ta_quantize_row_f16,
+            [TA_TYPE_Q8_0] = ta_quantize_row_q8_0,
+            [TA_TYPE_Q8_K] = ta_quantize_row_q8_K,
+        },
+    .axpy_f16 = axpy_f16_scalar,
+    .wsum_f16 = wsum_f16_scalar,
+    .exp_sum = exp_sum_scalar,
+    .silu_mul = silu_mul_scalar,
+};
+
+/* ---- choice ---- */
+
+/* A SIMD set as its file defines it, completed with scalar kernels where it has none. */
+static ta_kernels avx2_full;
+static bool avx2_ok;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static const ta_kernels *best;
+
+static void complete(ta_kernels *k)
+{
+    for (int t = 0; t < TA_TYPE_COUNT; t++) {
+        if (!k->gemm[t]) k->gemm[t] = scalar_set.gemm[t];
+        if (!k->quantize[t]) k->quantize[t] = scalar_set.quantize[t];
+    }
+    if (!k->axpy_f16) k->axpy_f16 = scalar_set.axpy_f16;
+    if (!k->wsum_f16) k->wsum_f16 = scalar_set.wsum_f16;
+    if (!k->exp_sum) k->exp_sum = scalar_set.exp_sum;
+    if (!k->silu_mul) k->silu_mul = scalar_set.silu_mul;
+}
+
+static void init(void)
+{
+    best = &scalar_set;
+#if TA_KERNELS_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        ta_kernels_avx2_fill(&avx2_full);
+        complete(&avx2_full);
+        avx2_ok = true;
+        best = &avx2_full;
+    }
+#endif
+    const char *want = getenv("TABAGENT_KERNELS");
+    if (want && *want) {
+        const ta_kernels *k = ta_kernels_by_name(want);
+        if (k) best = k;
+    }
+}
+
+const ta_kernels *ta_kernels_by_name(const char *name)
+{
+    pthread_once(&init_once, init);
+    if (!strcmp(name, "scalar")) return &scalar_set;
+    if (!strcmp(name, "avx2") && avx2_ok) return &avx2_full;
+    return NULL;
+}
+
+const ta_kernels *ta_kernels_best(void)
+{
+    pthread_once(&init_once, init);
+    return best;
+}
+
+const char *const *ta_kernels_names(void)
+{
+    static const char *const names[] = {"scalar",
+#if TA_KERNELS_X86
+                                        "avx2",
+#endif
+                                        NULL};
+    return names;
+}

@@ -1,0 +1,59 @@
+/*
+ * kernels.h - the inner loops of inference, chosen once for this CPU.
+ *
+ * A kernel set holds, per weight type, a "gemm" microkernel: one weight row against
+ * up to TA_GEMM_MAX_COLS activation rows (tokens) at once, so the weight row is
+ * unpacked once and used for every token of a tile. Decoding is the case of one
+ * column; prompt processing uses full tiles. Activations come in the weight type's
+ * vec_dot_type (quant.h): F32 for float weights, Q8_0 for the 32-element types, Q8_K
+ * for the K-quants, made by the set's activation quantizers.
+ *
+ * Sets: "scalar" (the quant module's reference dot products, on every CPU) and, on
+ * x86-64, "avx2" (AVX2 + FMA + F16C). ta_kernels_best() picks the widest set this CPU
+ * runs, from CPUID, unless TABAGENT_KERNELS names another. Every SIMD kernel is tested
+ * against the scalar set (tests/unit/test_kernels.c); a type a set has no kernel for
+ * falls back to the scalar one.
+ */
+#ifndef TA_ENGINE_KERNELS_H
+#define TA_ENGINE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../gguf/ggml_types.h"
+#include "f16.h"
+#include "quant.h"
+
+#define TA_GEMM_MAX_COLS 8
+
+/* out[c] = dot(w, column c) for c < nc, 1 <= nc <= TA_GEMM_MAX_COLS; w is n elements of
+ * the weight type, column c is n elements of its vec_dot_type at a + c * a_stride. */
+typedef void (*ta_gemm_fn)(int64_t n, const void *w, const void *a, size_t a_stride, int nc,
+                           float *out);
+
+typedef struct ta_kernels {
+    const char *name;
+    ta_gemm_fn gemm[TA_TYPE_COUNT];           /* never NULL for a type quant.h computes */
+    ta_quantize_row_fn quantize[TA_TYPE_COUNT]; /* activation quantizers: Q8_0, Q8_K, F16 */
+    /* y[i] += a * x[i] for n halves x. */
+    void (*axpy_f16)(int64_t n, float a, const ta_f16 *x, float *y);
+    /* Attention's weighted sum of F16 values for nq <= TA_GEMM_MAX_COLS queries:
+     * out[i * lo + d] = sum_{t < n_pos} w[i * lw + t] * v[t * lv + d], d < hd. */
+    void (*wsum_f16)(int64_t n_pos, int64_t hd, const ta_f16 *v, size_t lv, const float *w,
+                     size_t lw, int nq, float *out, size_t lo);
+    /* x[i] = exp(x[i] - max) for i < n; returns their sum (softmax). */
+    float (*exp_sum)(int64_t n, float *x, float max);
+    /* g[i] = silu(g[i]) * u[i] (SwiGLU). */
+    void (*silu_mul)(int64_t n, float *g, const float *u);
+} ta_kernels;
+
+/* The fastest set this CPU runs (or the one TABAGENT_KERNELS names, when it runs here). */
+const ta_kernels *ta_kernels_best(void);
+
+/* A set by name ("scalar", "avx2"), or NULL when it is unknown or this CPU lacks it. */
+const ta_kernels *ta_kernels_by_name(const char *name);
+
+/* Names of the sets compiled in, NULL-terminated (some may not run on this CPU). */
+const char *const *ta_kernels_names(void);
+
+#endif

@@ -1,0 +1,353 @@
+/*
+ * kernels_avx2.c - AVX2/FMA/F16C kernels for the float types and the 8-bit and 4-bit
+ * 32-element types, the activation quantizers, and the set's table. The K-quants are
+ * in kernels_avx2_k.c, the remaining 32-element types in kernels_avx2_more.c.
+ *
+ * Built with -mavx2 -mfma -mf16c (CMakeLists.txt); kernels.c calls in only after CPUID
+ * says the CPU has them.
+ */
+#include "kernels_avx2.h"
+
+#include <math.h>
+
+#include "quant_internal.h"
+
+/* ---- float weights against F32 activations ---- */
+
+/* Loads 8 weights as floats. */
+TA_INLINE __m256 load8_f16(const ta_f16 *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+TA_INLINE __m256 load8_f32(const float *p)
+{
+    return _mm256_loadu_ps(p);
+}
+
+/* One column: four accumulators keep the FMA units busy (latency 4, two per cycle). */
+#define FLOAT_DOT1(name, T, load8, to_f32)                                                         \
+    TA_INLINE float name(int64_t n, const T *x, const float *y)                                    \
+    {                                                                                              \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                \
+        int64_t i = 0;                                                                             \
+        for (; i + 32 <= n; i += 32) {                                                             \
+            s0 = _mm256_fmadd_ps(load8(x + i), _mm256_loadu_ps(y + i), s0);                        \
+            s1 = _mm256_fmadd_ps(load8(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);                \
+            s2 = _mm256_fmadd_ps(load8(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);              \
+            s3 = _mm256_fmadd_ps(load8(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);              \
+        }                                                                                          \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            s0 = _mm256_fmadd_ps(load8(x + i), _mm256_loadu_ps(y + i), s0);                        \
+        float s = ta_hsum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));         \
+        for (; i < n; i++)                                                                         \
+            s += to_f32(x[i]) * y[i];                                                              \
+        return s;                                                                                  \
+    }
+
+TA_INLINE float f32_id(float v)
+{
+    return v;
+}
+
+FLOAT_DOT1(dot1_f16, ta_f16, load8_f16, ta_h2f)
+FLOAT_DOT1(dot1_f32, float, load8_f32, f32_id)
+
+/* Several columns: each weight vector is converted once and used nc times; two
+ * accumulators per column. */
+#define FLOAT_BODY(name, T, load8, to_f32, dot1)                                                   \
+    TA_INLINE void name(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out) \
+    {                                                                                              \
+        const T *x = w;                                                                            \
+        if (nc == 1) {                                                                             \
+            out[0] = dot1(n, x, (const float *)a);                                                 \
+            return;                                                                                \
+        }                                                                                          \
+        __m256 s0[4], s1[4];                                                                       \
+        for (int c = 0; c < nc; c++)                                                               \
+            s0[c] = s1[c] = _mm256_setzero_ps();                                                   \
+        int64_t i = 0;                                                                             \
+        for (; i + 16 <= n; i += 16) {                                                             \
+            __m256 w0 = load8(x + i), w1 = load8(x + i + 8);                                       \
+            for (int c = 0; c < nc; c++) {                                                         \
+                const float *y = (const float *)(a + (size_t)c * as) + i;                          \
+                s0[c] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y), s0[c]);                            \
+                s1[c] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y + 8), s1[c]);                        \
+            }                                                                                      \
+        }                                                                                          \
+        for (int c = 0; c < nc; c++) {                                                             \
+            const float *y = (const float *)(a + (size_t)c * as);                                  \
+            float s = ta_hsum_ps(_mm256_add_ps(s0[c], s1[c]));                                     \
+            for (int64_t j = i; j < n; j++)                                                        \
+                s += to_f32(x[j]) * y[j];                                                          \
+            out[c] = s;                                                                            \
+        }                                                                                          \
+    }
+
+FLOAT_BODY(f16_body, ta_f16, load8_f16, ta_h2f, dot1_f16)
+FLOAT_BODY(f32_body, float, load8_f32, f32_id, dot1_f32)
+TA_AVX2_GEMM(gemm_f16, f16_body)
+TA_AVX2_GEMM(gemm_f32, f32_body)
+
+/* ---- Q8_0 and Q4_0 against Q8_0 activations ---- */
+
+#define Q8_COL(c, ib) ((const ta_block_q8_0 *)(a + (size_t)(c) * as) + (ib))
+
+TA_INLINE void q8_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)
+{
+    const ta_block_q8_0 *x = w;
+    __m256 acc[4];
+    for (int c = 0; c < nc; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < n / TA_QK; ib++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)x[ib].qs);
+        __m256i aq = _mm256_sign_epi8(q, q);
+        float dx = ta_h2f(x[ib].d);
+        for (int c = 0; c < nc; c++) {
+            const ta_block_q8_0 *y = Q8_COL(c, ib);
+            __m256i s = ta_dot_i8(aq, q, _mm256_loadu_si256((const __m256i *)y->qs));
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s),
+                                     acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        out[c] = ta_hsum_ps(acc[c]);
+}
+
+TA_INLINE void q4_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)
+{
+    const ta_block_q4_0 *x = w;
+    __m256 acc[4];
+    for (int c = 0; c < nc; c++)
+        acc[c] = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int64_t ib = 0; ib < n / TA_QK; ib++) {
+        __m256i q = _mm256_sub_epi8(ta_unpack_nibbles(x[ib].qs), eight);
+        __m256i aq = _mm256_sign_epi8(q, q);
+        float dx = ta_h2f(x[ib].d);
+        for (int c = 0; c < nc; c++) {
+            const ta_block_q8_0 *y = Q8_COL(c, ib);
+            __m256i s = ta_dot_i8(aq, q, _mm256_loadu_si256((const __m256i *)y->qs));
+            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s),
+                                     acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        out[c] = ta_hsum_ps(acc[c]);
+}
+
+TA_AVX2_GEMM(gemm_q8_0, q8_0_body)
+TA_AVX2_GEMM(gemm_q4_0, q4_0_body)
+
+/* ---- activation quantizers (byte for byte the scalar ones) ---- */
+
+/* Rounds 32 floats (already scaled) to nearest-even int8, in element order. */
+TA_INLINE __m256i round_pack32(__m256 v0, __m256 v1, __m256 v2, __m256 v3)
+{
+    const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(v0, mode));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(v1, mode));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(v2, mode));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(v3, mode));
+    /* packs work within 128-bit lanes; the permute puts the dwords back in order. */
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+TA_INLINE __m256 abs_ps(__m256 v)
+{
+    return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+}
+
+TA_INLINE float hmax_ps(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static void quantize_q8_0(const float *x, void *dst, int64_t n)
+{
+    ta_block_q8_0 *b = dst;
+    for (int64_t ib = 0; ib < n / TA_QK; ib++, x += TA_QK) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+        __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(abs_ps(v0), abs_ps(v1)),
+                                 _mm256_max_ps(abs_ps(v2), abs_ps(v3)));
+        float amax = hmax_ps(m);
+        float d = amax / 127.0f;
+        float id = amax >= 1e-30f ? 1.0f / d : 0.0f;
+        b[ib].d = ta_f16_scale(d);
+        __m256 s = _mm256_set1_ps(id);
+        __m256i q = round_pack32(_mm256_mul_ps(v0, s), _mm256_mul_ps(v1, s), _mm256_mul_ps(v2, s),
+                                 _mm256_mul_ps(v3, s));
+        _mm256_storeu_si256((__m256i *)b[ib].qs, q);
+    }
+}
+
+static void quantize_q8_K(const float *x, void *dst, int64_t n)
+{
+    ta_block_q8_K *b = dst;
+    for (int64_t ib = 0; ib < n / TA_QK_K; ib++, x += TA_QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int i = 0; i < TA_QK_K; i += 8)
+            m = _mm256_max_ps(m, abs_ps(_mm256_loadu_ps(x + i)));
+        float amax = hmax_ps(m);
+        if (amax < 1e-30f) {
+            memset(&b[ib], 0, sizeof b[ib]);
+            continue;
+        }
+        float xmax = 0.0f; /* the first element of largest magnitude, as the scalar code */
+        for (int i = 0; i < TA_QK_K; i++)
+            if (fabsf(x[i]) == amax) {
+                xmax = x[i];
+                break;
+            }
+        float iscale = -127.0f / xmax;
+        __m256 s = _mm256_set1_ps(iscale);
+        for (int i = 0; i < TA_QK_K; i += 32) {
+            __m256i q = round_pack32(
+                _mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), s),
+                _mm256_mul_ps(_mm256_loadu_ps(x + i + 16), s),
+                _mm256_mul_ps(_mm256_loadu_ps(x + i + 24), s));
+            _mm256_storeu_si256((__m256i *)(b[ib].qs + i), q);
+        }
+        for (int j = 0; j < TA_QK_K / 16; j++) {
+            __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b[ib].qs + 16 * j)));
+            b[ib].bsums[j] = (int16_t)ta_hsum_epi32(_mm256_madd_epi16(w, _mm256_set1_epi16(1)));
+        }
+        b[ib].d = 1.0f / iscale;
+    }
+}
+
+/* ---- attention ---- */
+
+static void axpy_f16(int64_t n, float a, const ta_f16 *x, float *y)
+{
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load8_f16(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += a * ta_h2f(x[i]);
+}
+
+/* Attention's weighted sums: for 16 (or 8) dimensions at a time, each value row is
+ * converted once and added into up to four queries' accumulators. */
+TA_INLINE void wsum_group(int64_t n_pos, int64_t hd, const ta_f16 *v, size_t lv, const float *w,
+                          size_t lw, int nq, float *out, size_t lo)
+{
+    int64_t d = 0;
+    for (; d + 16 <= hd; d += 16) {
+        __m256 a0[4], a1[4];
+        for (int i = 0; i < nq; i++)
+            a0[i] = a1[i] = _mm256_setzero_ps();
+        for (int64_t t = 0; t < n_pos; t++) {
+            const ta_f16 *vr = v + (size_t)t * lv + d;
+            __m256 v0 = load8_f16(vr), v1 = load8_f16(vr + 8);
+            for (int i = 0; i < nq; i++) {
+                __m256 wt = _mm256_broadcast_ss(w + (size_t)i * lw + (size_t)t);
+                a0[i] = _mm256_fmadd_ps(wt, v0, a0[i]);
+                a1[i] = _mm256_fmadd_ps(wt, v1, a1[i]);
+            }
+        }
+        for (int i = 0; i < nq; i++) {
+            _mm256_storeu_ps(out + (size_t)i * lo + d, a0[i]);
+            _mm256_storeu_ps(out + (size_t)i * lo + d + 8, a1[i]);
+        }
+    }
+    for (; d < hd; d++) /* head sizes that are not a multiple of 16 */
+        for (int i = 0; i < nq; i++) {
+            float s = 0.0f;
+            for (int64_t t = 0; t < n_pos; t++)
+                s += w[(size_t)i * lw + (size_t)t] * ta_h2f(v[(size_t)t * lv + d]);
+            out[(size_t)i * lo + d] = s;
+        }
+}
+
+static void wsum_f16(int64_t n_pos, int64_t hd, const ta_f16 *v, size_t lv, const float *w,
+                     size_t lw, int nq, float *out, size_t lo)
+{
+    for (; nq >= 4; nq -= 4, w += 4 * lw, out += 4 * lo)
+        wsum_group(n_pos, hd, v, lv, w, lw, 4, out, lo);
+    switch (nq) {
+    case 3: wsum_group(n_pos, hd, v, lv, w, lw, 3, out, lo); break;
+    case 2: wsum_group(n_pos, hd, v, lv, w, lw, 2, out, lo); break;
+    case 1: wsum_group(n_pos, hd, v, lv, w, lw, 1, out, lo); break;
+    default: break;
+    }
+}
+
+/* ---- exp, softmax and SwiGLU ---- */
+
+/* exp(x) to about 1 ulp: x = k ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, so r is
+ * exact), a degree-7 polynomial for exp(r) (Cephes' coefficients) and 2^k built in
+ * the exponent bits. Inputs are clamped to [-87.3, 88], where 2^k stays normal. */
+TA_INLINE __m256 exp_ps(__m256 x)
+{
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+static float exp_sum(int64_t n, float *x, float max)
+{
+    __m256 m = _mm256_set1_ps(max), s = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        s = _mm256_add_ps(s, e);
+    }
+    float sum = ta_hsum_ps(s);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return sum;
+}
+
+static void silu_mul(int64_t n, float *g, const float *u)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        __m256 y = _mm256_div_ps(x, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(y, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+void ta_kernels_avx2_fill(ta_kernels *k)
+{
+    memset(k, 0, sizeof *k);
+    k->name = "avx2";
+    k->gemm[TA_TYPE_F32] = gemm_f32;
+    k->gemm[TA_TYPE_F16] = gemm_f16;
+    k->gemm[TA_TYPE_Q8_0] = gemm_q8_0;
+    k->gemm[TA_TYPE_Q4_0] = gemm_q4_0;
+    k->quantize[TA_TYPE_Q8_0] = quantize_q8_0;
+    k->quantize[TA_TYPE_Q8_K] = quantize_q8_K;
+    k->axpy_f16 = axpy_f16;
+    k->wsum_f16 = wsum_f16;
+    k->exp_sum = exp_sum;
+    k->silu_mul = silu_mul;
+    ta_kernels_avx2_fill_k(k);
+    ta_kernels_avx2_fill_more(k);
+}

@@ -1,0 +1,80 @@
+/*
+ * kernels_avx2.h - helpers shared by the AVX2 kernel files (included only by files
+ * compiled with -mavx2 -mfma -mf16c).
+ *
+ * Each gemm kernel is written once as an always-inline body taking the column count,
+ * and TA_AVX2_GEMM instantiates it for 1..4 columns, so the per-column loops unroll
+ * into registers; wider calls are taken four columns at a time.
+ */
+#ifndef TA_ENGINE_KERNELS_AVX2_H
+#define TA_ENGINE_KERNELS_AVX2_H
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels_impl.h"
+#include "quant_blocks.h"
+
+#define TA_INLINE static inline __attribute__((always_inline))
+
+/* The 8 floats of v added together. */
+TA_INLINE float ta_hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The 8 int32 of v added together. */
+TA_INLINE int ta_hsum_epi32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+TA_INLINE float ta_h2f(ta_f16 h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* 16 bytes of nibbles -> 32 bytes 0..15: low nibbles first, then high nibbles. */
+TA_INLINE __m256i ta_unpack_nibbles(const uint8_t *qs)
+{
+    __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
+}
+
+/* Pairwise int8 products of x (-128..127 after taking |x|) and y (-127..127), summed
+ * into 8 int32: ax = |x| precomputed once per weight block, shared across columns. */
+TA_INLINE __m256i ta_dot_i8(__m256i ax, __m256i x, __m256i y)
+{
+    __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Unsigned 0..127 weights u against int8 y: 8 int32 sums of 4 products each. */
+TA_INLINE __m256i ta_dot_u8(__m256i u, __m256i y)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+}
+
+#define TA_AVX2_GEMM(name, body)                                                                   \
+    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)       \
+    {                                                                                              \
+        const uint8_t *ap = a;                                                                     \
+        for (; nc >= 4; nc -= 4, ap += 4 * as, out += 4)                                           \
+            body(n, w, ap, as, 4, out);                                                            \
+        switch (nc) {                                                                              \
+        case 3: body(n, w, ap, as, 3, out); break;                                                 \
+        case 2: body(n, w, ap, as, 2, out); break;                                                 \
+        case 1: body(n, w, ap, as, 1, out); break;                                                 \
+        default: break;                                                                            \
+        }                                                                                          \
+    }
+
+#endif

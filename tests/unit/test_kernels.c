@@ -1,0 +1,354 @@
+/*
+ * test_kernels.c - every kernel set this CPU runs (src/engine/kernels*.c) against the
+ * scalar reference: gemm microkernels for every weight type and 1..8 columns, on
+ * quantized real-looking rows and on random bytes (every bit pattern of the quants,
+ * extreme values included); the activation quantizers byte for byte; the attention
+ * helper; and ta_matmul's tiling and threading against plain per-row dot products.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/f16.h"
+#include "engine/kernels.h"
+#include "engine/matvec.h"
+#include "engine/quant.h"
+#include "engine/threadpool.h"
+
+typedef struct {
+    uint64_t s;
+} rng;
+
+static uint64_t rng_next(rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 0x2545f4914f6cdd1dull;
+}
+
+static float rng_normal(rng *r)
+{
+    double u1 = ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
+    double u2 = ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static const uint32_t weight_types[] = {
+    TA_TYPE_F32,  TA_TYPE_F16,  TA_TYPE_BF16, TA_TYPE_Q4_0, TA_TYPE_Q4_1,
+    TA_TYPE_Q5_0, TA_TYPE_Q5_1, TA_TYPE_Q8_0, TA_TYPE_Q2_K, TA_TYPE_Q3_K,
+    TA_TYPE_Q4_K, TA_TYPE_Q5_K, TA_TYPE_Q6_K,
+};
+#define N_TYPES (sizeof weight_types / sizeof weight_types[0])
+
+/* Random bytes for a quantized row, with every F16 scale field set to a sane value (a
+ * random half could be NaN or huge); the quants themselves keep every bit pattern. */
+static void random_blocks(rng *r, uint32_t type, void *dst, int64_t n)
+{
+    size_t bytes = ta_type_row_bytes(type, (uint64_t)n);
+    uint8_t *p = dst;
+    for (size_t i = 0; i < bytes; i++)
+        p[i] = (uint8_t)rng_next(r);
+    const ta_type_traits *ti = ta_type_get(type);
+    size_t bb = ti->block_bytes;
+    size_t d_off[2] = {SIZE_MAX, SIZE_MAX};
+    switch (type) {
+    case TA_TYPE_Q4_0:
+    case TA_TYPE_Q5_0:
+    case TA_TYPE_Q8_0: d_off[0] = 0; break;
+    case TA_TYPE_Q4_1:
+    case TA_TYPE_Q5_1:
+    case TA_TYPE_Q4_K:
+    case TA_TYPE_Q5_K: d_off[0] = 0, d_off[1] = 2; break;
+    case TA_TYPE_Q2_K: d_off[0] = offsetof(ta_block_q2_K, d), d_off[1] = offsetof(ta_block_q2_K, dmin); break;
+    case TA_TYPE_Q3_K: d_off[0] = offsetof(ta_block_q3_K, d); break;
+    case TA_TYPE_Q6_K: d_off[0] = offsetof(ta_block_q6_K, d); break;
+    default: break;
+    }
+    for (size_t b = 0; b < bytes / bb; b++)
+        for (int k = 0; k < 2; k++)
+            if (d_off[k] != SIZE_MAX) {
+                ta_f16 h = ta_f32_to_f16(0.001f + 0.01f * (float)(rng_next(r) % 100) / 100.0f);
+                memcpy(p + b * bb + d_off[k], &h, sizeof h);
+            }
+}
+
+/* One weight type, one kernel set: rows x cols of gemm results against the reference. */
+static void check_type(const ta_kernels *k, uint32_t type, int64_t n, bool raw, rng *r)
+{
+    const ta_quant_ops *ops = ta_quant_ops_get(type);
+    const ta_quant_ops *aops = ta_quant_ops_get(ops->vec_dot_type);
+    enum { ROWS = 3, COLS = TA_GEMM_MAX_COLS };
+    size_t w_row = ta_type_row_bytes(type, (uint64_t)n);
+    size_t a_row = ta_type_row_bytes(ops->vec_dot_type, (uint64_t)n);
+    uint8_t *w = malloc(w_row * ROWS), *a = malloc(a_row * COLS);
+    float *f = malloc((size_t)n * sizeof(float));
+    assert_non_null(w);
+    assert_non_null(a);
+    assert_non_null(f);
+    for (int i = 0; i < ROWS; i++) {
+        if (raw && type != TA_TYPE_F32 && type != TA_TYPE_F16 && type != TA_TYPE_BF16) {
+            random_blocks(r, type, w + i * w_row, n);
+        } else {
+            for (int64_t e = 0; e < n; e++)
+                f[e] = rng_normal(r) * (raw ? 3.0f : 1.0f);
+            ops->quantize_row(f, w + i * w_row, n);
+        }
+    }
+    for (int c = 0; c < COLS; c++) {
+        for (int64_t e = 0; e < n; e++)
+            f[e] = rng_normal(r) * (c == 0 && raw ? 100.0f : 1.0f);
+        if (c == 1 && raw) /* a column of extremes: every quant at +-127 */
+            for (int64_t e = 0; e < n; e++)
+                f[e] = e % 3 ? 5.0f : -5.0f;
+        aops->quantize_row(f, a + c * a_row, n);
+    }
+    for (int i = 0; i < ROWS; i++) {
+        for (int nc = 1; nc <= COLS; nc++) {
+            float out[COLS];
+            k->gemm[type](n, w + i * w_row, a, a_row, nc, out);
+            for (int c = 0; c < nc; c++) {
+                float ref = ops->vec_dot_ref(n, w + i * w_row, a + c * a_row);
+                double mag = 0; /* sum |x_i y_i|, which bounds the rounding error */
+                float *xd = malloc((size_t)n * 2 * sizeof(float));
+                ops->dequantize_row(w + i * w_row, xd, n);
+                aops->dequantize_row(a + c * a_row, xd + n, n);
+                for (int64_t e = 0; e < n; e++)
+                    mag += fabs((double)xd[e] * xd[n + e]);
+                free(xd);
+                double tol = 1e-5 * mag + 1e-6;
+                if (fabs((double)out[c] - ref) > tol)
+                    fail_msg("%s %s n=%lld raw=%d row %d nc=%d col %d: got %.9g, reference %.9g",
+                             k->name, ta_type_get(type)->name, (long long)n, raw, i, nc, c,
+                             (double)out[c], (double)ref);
+            }
+        }
+    }
+    free(w);
+    free(a);
+    free(f);
+}
+
+static void test_gemm_all_types(void **state)
+{
+    (void)state;
+    rng r = {0x1234567};
+    for (const char *const *name = ta_kernels_names(); *name; name++) {
+        const ta_kernels *k = ta_kernels_by_name(*name);
+        if (!k) {
+            print_message("kernel set %s: not on this CPU, skipped\n", *name);
+            continue;
+        }
+        for (size_t t = 0; t < N_TYPES; t++) {
+            uint32_t type = weight_types[t];
+            int64_t blk = ta_type_get(ta_quant_ops_get(type)->vec_dot_type)->block_elems;
+            if (ta_type_get(type)->block_elems > blk) blk = ta_type_get(type)->block_elems;
+            if (blk < 32) blk = 32;
+            int64_t sizes[] = {blk, 3 * blk, 8 * blk};
+            for (int s = 0; s < 3; s++) {
+                check_type(k, type, sizes[s], false, &r);
+                check_type(k, type, sizes[s], true, &r);
+            }
+            if (blk == 32 && (type == TA_TYPE_F32 || type == TA_TYPE_F16 || type == TA_TYPE_BF16))
+                check_type(k, type, 37, false, &r); /* float rows of any length */
+        }
+    }
+}
+
+/* The activation quantizers of every set give the scalar bytes exactly. */
+static void test_quantizers_match_scalar(void **state)
+{
+    (void)state;
+    rng r = {99};
+    const ta_kernels *ref = ta_kernels_by_name("scalar");
+    enum { N = 1024 };
+    float x[N];
+    uint8_t a[N * 2], b[N * 2];
+    for (const char *const *name = ta_kernels_names(); *name; name++) {
+        const ta_kernels *k = ta_kernels_by_name(*name);
+        if (!k) continue;
+        for (int round = 0; round < 40; round++) {
+            for (int i = 0; i < N; i++)
+                x[i] = rng_normal(&r) * (round % 5 == 0 ? 1e-3f : 2.0f);
+            if (round % 4 == 1) /* ties of the rounding: multiples of half a step */
+                for (int i = 0; i < N; i++)
+                    x[i] = (float)((int)(rng_next(&r) % 255) - 127) * 0.5f;
+            if (round % 4 == 2) { /* the largest magnitude twice, with both signs */
+                x[5] = -7.0f;
+                x[77] = 7.0f;
+            }
+            if (round == 3) memset(x, 0, sizeof x);
+            uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K};
+            for (int t = 0; t < 2; t++) {
+                size_t bytes = ta_type_row_bytes(types[t], N);
+                memset(a, 0xaa, sizeof a);
+                memset(b, 0xaa, sizeof b);
+                ref->quantize[types[t]](x, a, N);
+                k->quantize[types[t]](x, b, N);
+                if (memcmp(a, b, bytes))
+                    fail_msg("%s %s quantizer differs from scalar (round %d)", k->name,
+                             ta_type_get(types[t])->name, round);
+            }
+        }
+    }
+}
+
+static void test_axpy_f16(void **state)
+{
+    (void)state;
+    rng r = {5};
+    for (const char *const *name = ta_kernels_names(); *name; name++) {
+        const ta_kernels *k = ta_kernels_by_name(*name);
+        if (!k) continue;
+        for (int n = 1; n < 70; n += 7) {
+            ta_f16 x[80];
+            float y[80], want[80];
+            for (int i = 0; i < n; i++) {
+                x[i] = ta_f32_to_f16(rng_normal(&r));
+                y[i] = want[i] = rng_normal(&r);
+                want[i] += 0.75f * ta_f16_to_f32(x[i]);
+            }
+            k->axpy_f16(n, 0.75f, x, y);
+            for (int i = 0; i < n; i++)
+                assert_true(fabsf(y[i] - want[i]) <= 1e-6f * (1 + fabsf(want[i])));
+        }
+    }
+}
+
+static void test_attention_helpers(void **state)
+{
+    (void)state;
+    rng r = {11};
+    const ta_kernels *ref = ta_kernels_by_name("scalar");
+    for (const char *const *name = ta_kernels_names(); *name; name++) {
+        const ta_kernels *k = ta_kernels_by_name(*name);
+        if (!k) continue;
+        /* weighted sums: head sizes 64, 80 (not a multiple of 16), 7 */
+        int64_t hds[] = {64, 80, 7};
+        for (int h = 0; h < 3; h++) {
+            int64_t hd = hds[h], n_pos = 45;
+            size_t lv = (size_t)hd * 3, lw = 50, lo = (size_t)hd + 4;
+            ta_f16 *v = malloc(n_pos * lv * sizeof(ta_f16));
+            float w[8 * 50], got[8 * 90], want[8 * 90];
+            for (size_t i = 0; i < n_pos * lv; i++)
+                v[i] = ta_f32_to_f16(rng_normal(&r));
+            for (int i = 0; i < 8 * 50; i++)
+                w[i] = (float)(rng_next(&r) % 1000) / 1000.0f;
+            for (int nq = 1; nq <= 8; nq++) {
+                k->wsum_f16(n_pos, hd, v, lv, w, lw, nq, got, lo);
+                ref->wsum_f16(n_pos, hd, v, lv, w, lw, nq, want, lo);
+                for (int i = 0; i < nq; i++)
+                    for (int64_t d = 0; d < hd; d++)
+                        assert_true(fabsf(got[i * lo + d] - want[i * lo + d]) <=
+                                    1e-5f * (1 + fabsf(want[i * lo + d])));
+            }
+            free(v);
+        }
+        /* exp and SwiGLU over the whole useful range, against libm */
+        enum { N = 2003 };
+        static float x[N], e[N], g[N], u[N];
+        for (int i = 0; i < N; i++) {
+            x[i] = -100.0f + 100.0f * (float)i / N; /* softmax inputs are <= 0 */
+            g[i] = -30.0f + 60.0f * (float)i / N;
+            u[i] = rng_normal(&r);
+        }
+        memcpy(e, x, sizeof x);
+        float sum = k->exp_sum(N, e, -1.5f);
+        double want_sum = 0;
+        for (int i = 0; i < N; i++) {
+            double want = exp((double)x[i] + 1.5);
+            want_sum += want;
+            if (fabs(e[i] - want) > 2e-6 * want + 1e-37)
+                fail_msg("%s exp(%g) = %g, want %g", k->name, (double)x[i] + 1.5, (double)e[i],
+                         want);
+        }
+        assert_true(fabs(sum - want_sum) <= 1e-5 * want_sum);
+        memcpy(e, g, sizeof g);
+        k->silu_mul(N, e, u);
+        for (int i = 0; i < N; i++) {
+            double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+            if (fabs(e[i] - want) > 3e-6 * fabs(want) + 1e-30)
+                fail_msg("%s silu(%g) * %g = %g, want %g", k->name, (double)g[i], (double)u[i],
+                         (double)e[i], want);
+        }
+    }
+}
+
+/* ta_matmul over tiles and threads equals one reference dot per (row, token). */
+static void test_matmul_tiling(void **state)
+{
+    (void)state;
+    rng r = {77};
+    uint32_t types[] = {TA_TYPE_Q4_0, TA_TYPE_Q4_K, TA_TYPE_F16, TA_TYPE_Q6_K};
+    uint32_t toks[] = {1, 3, 37, 70};
+    ta_pool *pool = ta_pool_new(2);
+    assert_non_null(pool);
+    for (size_t ti = 0; ti < 4; ti++) {
+        uint32_t type = types[ti];
+        const ta_quant_ops *ops = ta_quant_ops_get(type);
+        int64_t n_in = 512, n_out = 133;
+        size_t w_row = ta_type_row_bytes(type, n_in);
+        uint8_t *wd = malloc(w_row * n_out);
+        float *f = malloc(n_in * sizeof(float));
+        for (int64_t i = 0; i < n_out; i++) {
+            for (int64_t e = 0; e < n_in; e++)
+                f[e] = rng_normal(&r);
+            ops->quantize_row(f, wd + i * w_row, n_in);
+        }
+        ta_gguf_tensor w = {.name = "w", .type = type, .n_dims = 2, .ne = {n_in, n_out, 1, 1},
+                            .n_elems = (uint64_t)(n_in * n_out), .data = wd};
+        for (size_t k = 0; k < 4; k++) {
+            uint32_t nt = toks[k];
+            size_t ldx = n_in + 3, ldy = n_out + 5;
+            float *x = malloc(nt * ldx * sizeof(float)), *y = calloc(nt * ldy, sizeof(float));
+            for (size_t i = 0; i < nt * ldx; i++)
+                x[i] = rng_normal(&r);
+            void *scratch = malloc(ta_matmul_scratch_bytes(n_in, nt));
+            for (int with_pool = 0; with_pool < 2; with_pool++) {
+                ta_matmul(with_pool ? pool : NULL, &w, x, ldx, y, ldy, nt, scratch);
+                uint8_t *act = malloc(ta_matmul_scratch_bytes(n_in, 1));
+                for (uint32_t t = 0; t < nt; t++) {
+                    const void *a = x + t * ldx;
+                    if (ops->vec_dot_type != TA_TYPE_F32) {
+                        ta_quantize_row(ops->vec_dot_type, x + t * ldx, act, n_in);
+                        a = act;
+                    }
+                    for (int64_t row = 0; row < n_out; row++) {
+                        float ref = ops->vec_dot_ref(n_in, wd + row * w_row, a);
+                        float got = y[t * ldy + row];
+                        if (fabsf(got - ref) > 1e-3f * (1 + fabsf(ref)))
+                            fail_msg("%s tokens=%u pool=%d t=%u row=%lld: %g vs %g",
+                                     ta_type_get(type)->name, nt, with_pool, t, (long long)row,
+                                     (double)got, (double)ref);
+                    }
+                }
+                free(act);
+            }
+            free(scratch);
+            free(x);
+            free(y);
+        }
+        free(wd);
+        free(f);
+    }
+    ta_pool_free(pool);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_all_types),
+        cmocka_unit_test(test_quantizers_match_scalar),
+        cmocka_unit_test(test_axpy_f16),
+        cmocka_unit_test(test_attention_helpers),
+        cmocka_unit_test(test_matmul_tiling),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

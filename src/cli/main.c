@@ -1,5 +1,6 @@
 /*
- * main.c - `tabagent`: the command-line tool for models (info, tokenize, generate).
+ * main.c - `tabagent`: the command-line tool for models (info, synth, tokenize, embed, generate,
+ * bench).
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,9 @@ static const struct {
     {"generate", ta_cli_generate,
      "generate -m FILE -p PROMPT -n N [--temp T] [--seed S] [--top-k K] [--top-p P] "
      "[--threads T] [--json]"},
+    {"bench", ta_cli_bench,
+     "bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [--json]   prompt and decoding "
+     "speed"},
 };
 
 static void usage(FILE *f)

@@ -121,7 +121,8 @@ ta_ctx *ta_ctx_new(const ta_model *m, const ta_ctx_params *p, ta_error *err)
     carver count = {NULL, 0};
     layout(c, &count);
     c->arena_bytes = count.used;
-    c->arena = mmap(NULL, c->arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    c->arena =
+        mmap(NULL, c->arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (c->arena == MAP_FAILED) c->arena = NULL;
     c->k_cache = calloc(cache ? cache : 1, 1);
     c->v_cache = calloc(cache ? cache : 1, 1);
@@ -129,8 +130,7 @@ ta_ctx *ta_ctx_new(const ta_model *m, const ta_ctx_params *p, ta_error *err)
     c->inv_freq = calloc(hp->n_rot / 2 + 1, sizeof(float));
     if (!c->arena || !c->k_cache || !c->v_cache || !c->logits || !c->inv_freq) {
         ta_ctx_free(c);
-        ta_error_set(err, TA_ENOMEM, "out of memory for a context of %u tokens",
-                     p ? p->n_ctx : 0);
+        ta_error_set(err, TA_ENOMEM, "out of memory for a context of %u tokens", p ? p->n_ctx : 0);
         return NULL;
     }
     carver cv = {c->arena, 0};
@@ -167,6 +167,11 @@ uint32_t ta_ctx_n_past(const ta_ctx *c)
 uint32_t ta_ctx_n_ctx(const ta_ctx *c)
 {
     return c->n_ctx;
+}
+
+size_t ta_ctx_kv_bytes(const ta_ctx *c)
+{
+    return 2 * (size_t)c->m->hp.n_layer * c->n_ctx * c->m->hp.n_head_kv * c->head_bytes;
 }
 
 void ta_ctx_truncate(ta_ctx *c, uint32_t n_past)
@@ -257,8 +262,8 @@ static void attend(void *arg, int64_t begin, int64_t end)
             }
             float inv[QGROUP];
             for (int i = 0; i < nq; i++)
-                inv[i] = softmax_row(k, scores + (size_t)i * c->n_ctx, j->p0 + i0 + (uint32_t)i,
-                                     n_pos);
+                inv[i] =
+                    softmax_row(k, scores + (size_t)i * c->n_ctx, j->p0 + i0 + (uint32_t)i, n_pos);
             k->wsum_f16(n_pos, hd, (const ta_f16 *)cache_at(c, c->v_cache, j->layer, 0, kvh),
                         kv_stride, scores, c->n_ctx, nq, out, c->q_dim);
             for (int i = 0; i < nq; i++)
@@ -340,10 +345,10 @@ static void eval_batch(ta_ctx *c, const int32_t *tokens, uint32_t nb)
             rope(q, hp->n_head, hd, R, hp->rope_mode, cs);
             rope(kk, hp->n_head_kv, hd, R, hp->rope_mode, cs);
             for (uint32_t h = 0; h < hp->n_head_kv; h++) {
-                c->kv_ops->quantize_row(kk + (size_t)h * hd,
-                                        cache_at(c, c->k_cache, l, p0 + i, h), hd);
-                c->kv_ops->quantize_row(v + (size_t)h * hd,
-                                        cache_at(c, c->v_cache, l, p0 + i, h), hd);
+                c->kv_ops->quantize_row(kk + (size_t)h * hd, cache_at(c, c->k_cache, l, p0 + i, h),
+                                        hd);
+                c->kv_ops->quantize_row(v + (size_t)h * hd, cache_at(c, c->v_cache, l, p0 + i, h),
+                                        hd);
             }
         }
         attn_job job = {c, l, p0, nb, (nb + QGROUP - 1) / QGROUP};

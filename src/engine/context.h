@@ -8,6 +8,7 @@
 #ifndef TA_ENGINE_CONTEXT_H
 #define TA_ENGINE_CONTEXT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -42,6 +43,8 @@ int ta_ctx_eval(ta_ctx *c, const int32_t *tokens, uint32_t n, ta_error *err);
 const float *ta_ctx_logits(const ta_ctx *c);
 uint32_t ta_ctx_n_past(const ta_ctx *c);
 uint32_t ta_ctx_n_ctx(const ta_ctx *c);
+/* Bytes of the KV cache (keys and values of every layer and position). */
+size_t ta_ctx_kv_bytes(const ta_ctx *c);
 /* Forgets positions >= n_past (to reuse a shared prefix). */
 void ta_ctx_truncate(ta_ctx *c, uint32_t n_past);
 

@@ -154,10 +154,12 @@ const ta_kernels *ta_kernels_best(void)
 
 const char *const *ta_kernels_names(void)
 {
-    static const char *const names[] = {"scalar",
+    static const char *const names[] = {
+        "scalar",
 #if TA_KERNELS_X86
-                                        "avx2",
+        "avx2",
 #endif
-                                        NULL};
+        NULL
+    };
     return names;
 }

@@ -33,7 +33,7 @@ typedef void (*ta_gemm_fn)(int64_t n, const void *w, const void *a, size_t a_str
 
 typedef struct ta_kernels {
     const char *name;
-    ta_gemm_fn gemm[TA_TYPE_COUNT];           /* never NULL for a type quant.h computes */
+    ta_gemm_fn gemm[TA_TYPE_COUNT];             /* never NULL for a type quant.h computes */
     ta_quantize_row_fn quantize[TA_TYPE_COUNT]; /* activation quantizers: Q8_0, Q8_K, F16 */
     /* y[i] += a * x[i] for n halves x. */
     void (*axpy_f16)(int64_t n, float a, const ta_f16 *x, float *y);

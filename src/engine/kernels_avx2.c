@@ -91,7 +91,7 @@ TA_AVX2_GEMM(gemm_f32, f32_body)
 
 /* ---- Q8_0 and Q4_0 against Q8_0 activations ---- */
 
-#define Q8_COL(c, ib) ((const ta_block_q8_0 *)(a + (size_t)(c) * as) + (ib))
+#define Q8_COL(c, ib) ((const ta_block_q8_0 *)(a + (size_t)(c)*as) + (ib))
 
 TA_INLINE void q8_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)
 {
@@ -106,8 +106,8 @@ TA_INLINE void q8_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
         for (int c = 0; c < nc; c++) {
             const ta_block_q8_0 *y = Q8_COL(c, ib);
             __m256i s = ta_dot_i8(aq, q, _mm256_loadu_si256((const __m256i *)y->qs));
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s),
-                                     acc[c]);
+            acc[c] =
+                _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s), acc[c]);
         }
     }
     for (int c = 0; c < nc; c++)
@@ -128,8 +128,8 @@ TA_INLINE void q4_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
         for (int c = 0; c < nc; c++) {
             const ta_block_q8_0 *y = Q8_COL(c, ib);
             __m256i s = ta_dot_i8(aq, q, _mm256_loadu_si256((const __m256i *)y->qs));
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s),
-                                     acc[c]);
+            acc[c] =
+                _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s), acc[c]);
         }
     }
     for (int c = 0; c < nc; c++)
@@ -141,14 +141,15 @@ TA_AVX2_GEMM(gemm_q4_0, q4_0_body)
 
 /* ---- activation quantizers (byte for byte the scalar ones) ---- */
 
+#define ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) /* ties to even */
+
 /* Rounds 32 floats (already scaled) to nearest-even int8, in element order. */
 TA_INLINE __m256i round_pack32(__m256 v0, __m256 v1, __m256 v2, __m256 v3)
 {
-    const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(v0, mode));
-    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(v1, mode));
-    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(v2, mode));
-    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(v3, mode));
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(v0, ROUND_NEAREST));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(v1, ROUND_NEAREST));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(v2, ROUND_NEAREST));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(v3, ROUND_NEAREST));
     /* packs work within 128-bit lanes; the permute puts the dwords back in order. */
     __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
     return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -207,10 +208,10 @@ static void quantize_q8_K(const float *x, void *dst, int64_t n)
         float iscale = -127.0f / xmax;
         __m256 s = _mm256_set1_ps(iscale);
         for (int i = 0; i < TA_QK_K; i += 32) {
-            __m256i q = round_pack32(
-                _mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), s),
-                _mm256_mul_ps(_mm256_loadu_ps(x + i + 16), s),
-                _mm256_mul_ps(_mm256_loadu_ps(x + i + 24), s));
+            __m256i q = round_pack32(_mm256_mul_ps(_mm256_loadu_ps(x + i), s),
+                                     _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), s),
+                                     _mm256_mul_ps(_mm256_loadu_ps(x + i + 16), s),
+                                     _mm256_mul_ps(_mm256_loadu_ps(x + i + 24), s));
             _mm256_storeu_si256((__m256i *)(b[ib].qs + i), q);
         }
         for (int j = 0; j < TA_QK_K / 16; j++) {
@@ -288,8 +289,8 @@ TA_INLINE __m256 exp_ps(__m256 x)
 {
     x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
     x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
-    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 k =
+        _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), ROUND_NEAREST);
     __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
     __m256 p = _mm256_set1_ps(1.9875691500e-4f);
@@ -299,7 +300,8 @@ TA_INLINE __m256 exp_ps(__m256 x)
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 

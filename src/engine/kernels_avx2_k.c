@@ -10,7 +10,7 @@
  */
 #include "kernels_avx2.h"
 
-#define Q8K_COL(c, ib) ((const ta_block_q8_K *)(a + (size_t)(c) * as) + (ib))
+#define Q8K_COL(c, ib) ((const ta_block_q8_K *)(a + (size_t)(c)*as) + (ib))
 
 /* The 8 6-bit scales and mins of a Q4_K/Q5_K super-block. */
 TA_INLINE void k4_scales(const uint8_t s[TA_K_SCALE_SIZE], uint8_t sc[8], uint8_t m[8])
@@ -51,7 +51,8 @@ TA_INLINE void k45_body(int64_t n, const uint8_t *qs, const uint8_t *qh, const u
         float d = ta_h2f(dd[off / sizeof(ta_f16)]), dmin = ta_h2f(dd[off / sizeof(ta_f16) + 1]);
         uint8_t sc[8], m[8];
         k4_scales(scales + off, sc, m);
-        __m256i hbits = qh ? _mm256_loadu_si256((const __m256i *)(qh + off)) : _mm256_setzero_si256();
+        __m256i hbits =
+            qh ? _mm256_loadu_si256((const __m256i *)(qh + off)) : _mm256_setzero_si256();
         __m256i sumi[4];
         for (int c = 0; c < nc; c++)
             sumi[c] = _mm256_setzero_si256();
@@ -61,10 +62,11 @@ TA_INLINE void k45_body(int64_t n, const uint8_t *qs, const uint8_t *qh, const u
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), lo4);
             if (qh) {
                 lo = _mm256_or_si256(
-                    lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4));
+                    lo,
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), one), 4));
                 hi = _mm256_or_si256(
-                    hi,
-                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
+                    hi, _mm256_slli_epi16(
+                            _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
             }
             __m256i s_lo = _mm256_set1_epi16(sc[2 * j]), s_hi = _mm256_set1_epi16(sc[2 * j + 1]);
             for (int c = 0; c < nc; c++) {

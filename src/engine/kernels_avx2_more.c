@@ -93,9 +93,9 @@ TA_INLINE __m256i bits_to_bytes(const uint8_t qh[4])
 TA_INLINE void affine_body(int64_t n, const ta_f16 *dm, const uint8_t *qh, const uint8_t *qs,
                            size_t stride, const uint8_t *a, size_t as, int nc, float *out)
 {
-    __m256 acc[4], accm[4];
+    __m256 acc[4];
     for (int c = 0; c < nc; c++)
-        acc[c] = accm[c] = _mm256_setzero_ps();
+        acc[c] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi8(1), bit4 = _mm256_set1_epi8(0x10);
     for (int64_t ib = 0; ib < n / TA_QK; ib++) {
         const size_t off = (size_t)ib * stride;
@@ -108,12 +108,15 @@ TA_INLINE void affine_body(int64_t n, const ta_f16 *dm, const uint8_t *qh, const
             __m256i yv = _mm256_loadu_si256((const __m256i *)y->qs);
             float dy = ta_h2f(y->d);
             __m256i s = ta_dot_u8(q, yv), ys = ta_dot_u8(ones, yv);
-            acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(s), acc[c]);
-            accm[c] = _mm256_fmadd_ps(_mm256_set1_ps(mx * dy), _mm256_cvtepi32_ps(ys), accm[c]);
+            /* both terms first, so the accumulator's chain is one add per block */
+            __m256 t =
+                _mm256_fmadd_ps(_mm256_set1_ps(mx * dy), _mm256_cvtepi32_ps(ys),
+                                _mm256_mul_ps(_mm256_set1_ps(dx * dy), _mm256_cvtepi32_ps(s)));
+            acc[c] = _mm256_add_ps(acc[c], t);
         }
     }
     for (int c = 0; c < nc; c++)
-        out[c] = ta_hsum_ps(_mm256_add_ps(acc[c], accm[c]));
+        out[c] = ta_hsum_ps(acc[c]);
 }
 
 TA_INLINE void q4_1_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)

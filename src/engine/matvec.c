@@ -30,7 +30,7 @@ typedef struct mm_job {
     ta_gemm_fn gemm;
     ta_quantize_row_fn quantize;
     const uint8_t *w;
-    size_t w_row;  /* bytes of a weight row */
+    size_t w_row; /* bytes of a weight row */
     int64_t n_in;
     const float *x; /* for quantizing */
     size_t ldx;

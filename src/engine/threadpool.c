@@ -3,8 +3,8 @@
  *
  * One job at a time: the caller publishes (fn, arg, n, grain) and bumps a generation
  * counter; every thread (the caller too) claims chunks of `grain` indices from `next`
- * until none are left, and each worker decrements `pending` when it runs out. Workers wait for the next generation by spinning
- * for a short while, then sleeping on `wake`.
+ * until none are left, and each worker decrements `pending` when it runs out. Workers wait for the
+ * next generation by spinning for a short while, then sleeping on `wake`.
  */
 #include "threadpool.h"
 

@@ -4,9 +4,10 @@
  * ta_pool_for(pool, n, fn, arg) runs fn over [0, n) cut into chunks that the threads
  * claim one at a time from a shared counter, and returns when all are done. The
  * caller's thread works too. Claiming (instead of one fixed share per thread) keeps
- * every core busy when one thread is slowed, e.g. by another process on its core. Workers spin briefly on a new job and then sleep on a condition
- * variable, so a decode loop that calls the pool hundreds of times per token does not
- * pay a wake-up each time, and an idle server does not burn CPU.
+ * every core busy when one thread is slowed, e.g. by another process on its core. Workers spin
+ * briefly on a new job and then sleep on a condition variable, so a decode loop that calls the pool
+ * hundreds of times per token does not pay a wake-up each time, and an idle server does not burn
+ * CPU.
  */
 #ifndef TA_ENGINE_THREADPOOL_H
 #define TA_ENGINE_THREADPOOL_H

@@ -822,6 +822,20 @@ ta_gguf *ta_gguf_open(const char *path, ta_error *err)
     return g;
 }
 
+void ta_gguf_prefetch(ta_gguf *g)
+{
+    if (g && g->map) madvise(g->map, g->len, MADV_WILLNEED);
+}
+
+int ta_gguf_lock(ta_gguf *g, ta_error *err)
+{
+    if (!g || !g->map) return TA_OK;
+    if (mlock(g->map, g->len) != 0)
+        return ta_error_set(err, TA_EIO, "cannot lock %zu bytes of model in memory: %s", g->len,
+                            strerror(errno));
+    return TA_OK;
+}
+
 uint32_t ta_gguf_version(const ta_gguf *g)
 {
     return g ? g->version : 0;

@@ -66,6 +66,12 @@ ta_gguf *ta_gguf_open(const char *path, ta_error *err);
 ta_gguf *ta_gguf_open_memory(const void *buf, size_t len, ta_error *err);
 void ta_gguf_close(ta_gguf *g);
 
+/* Asks the OS to read the whole mapping ahead (weights about to be used). */
+void ta_gguf_prefetch(ta_gguf *g);
+/* Locks the mapping in RAM so it is never paged out; TA_EIO with the reason (often
+ * RLIMIT_MEMLOCK) when the OS refuses. Files opened from memory need no lock. */
+int ta_gguf_lock(ta_gguf *g, ta_error *err);
+
 uint32_t ta_gguf_version(const ta_gguf *g);
 size_t ta_gguf_alignment(const ta_gguf *g);
 size_t ta_gguf_file_size(const ta_gguf *g);

@@ -16,6 +16,7 @@
 
 #include "engine/context.h"
 #include "engine/sampler.h"
+#include "engine/synth.h"
 
 #define STORIES TA_SOURCE_DIR "/../shared/models/stories260K.gguf"
 
@@ -149,6 +150,74 @@ static void test_kv_types(void **state)
     }
     assert_memory_equal(out[0], out[1], 15 * sizeof(int32_t));
     ta_model_free(m);
+}
+
+/* A prompt evaluated in batches of any size leaves the logits of one token at a time,
+ * for every architecture, KV cache type, weight type and thread count; and decoding
+ * after a batched prompt continues from the same cache. */
+static void test_batches_match_single_tokens(void **state)
+{
+    (void)state;
+    ta_arch archs[] = {TA_ARCH_LLAMA, TA_ARCH_QWEN2, TA_ARCH_QWEN3, TA_ARCH_PHI3};
+    const char *types[] = {"F16", "Q4_0", "Q4_K_M", "Q8_0"};
+    char path[] = "/tmp/ta-batch-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ta_pool *pool = ta_pool_new(2);
+    for (int a = 0; a < 4; a++) {
+        ta_synth_params sp = {.arch = archs[a],
+                              .shape = ta_synth_shape_find("tiny"),
+                              .type = ta_synth_parse_type(types[a]),
+                              .seed = 7 + (uint64_t)a,
+                              .threads = 1};
+        ta_error err;
+        assert_int_equal(ta_synth_write(&sp, path, NULL, &err), TA_OK);
+        ta_model *m = ta_model_load(path, &err);
+        assert_non_null(m);
+        enum { N = 45 };
+        int32_t toks[N + 1];
+        for (int i = 0; i < N + 1; i++)
+            toks[i] = (int32_t)((i * 37 + 11) % m->hp.n_vocab);
+        uint32_t V = m->hp.n_vocab;
+        for (int kv = 0; kv < 3; kv++) {
+            float *want = malloc(V * sizeof(float)), *want2 = malloc(V * sizeof(float));
+            ta_ctx_params one = {.n_ctx = 64, .kv_type = (ta_kv_type)kv, .n_batch = 1};
+            ta_ctx *c = ta_ctx_new(m, &one, &err);
+            assert_non_null(c);
+            assert_int_equal(ta_ctx_eval(c, toks, N, &err), TA_OK);
+            memcpy(want, ta_ctx_logits(c), V * sizeof(float));
+            assert_int_equal(ta_ctx_eval(c, toks + N, 1, &err), TA_OK);
+            memcpy(want2, ta_ctx_logits(c), V * sizeof(float));
+            ta_ctx_free(c);
+            uint32_t batches[] = {7, 8, 256};
+            for (int b = 0; b < 3; b++) {
+                ta_ctx_params cp = {.n_ctx = 64,
+                                    .kv_type = (ta_kv_type)kv,
+                                    .n_batch = batches[b],
+                                    .pool = b == 1 ? NULL : pool};
+                c = ta_ctx_new(m, &cp, &err);
+                assert_non_null(c);
+                assert_int_equal(ta_ctx_eval(c, toks, N, &err), TA_OK);
+                for (int step = 0; step < 2; step++) {
+                    const float *got = ta_ctx_logits(c), *w = step ? want2 : want;
+                    for (uint32_t v = 0; v < V; v++)
+                        if (fabsf(got[v] - w[v]) > 1e-3f * (1.0f + fabsf(w[v])))
+                            fail_msg("%s %s kv=%d batch=%u step %d: logit %u is %g, one token "
+                                     "at a time gives %g",
+                                     ta_arch_name(archs[a]), types[a], kv, batches[b], step, v,
+                                     (double)got[v], (double)w[v]);
+                    if (!step) assert_int_equal(ta_ctx_eval(c, toks + N, 1, &err), TA_OK);
+                }
+                ta_ctx_free(c);
+            }
+            free(want);
+            free(want2);
+        }
+        ta_model_free(m);
+    }
+    ta_pool_free(pool);
+    unlink(path);
 }
 
 /* A copy of stories260K with one change, written by the project's GGUF writer. */
@@ -342,9 +411,13 @@ static void test_pool(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stories_greedy), cmocka_unit_test(test_context_limits),
-        cmocka_unit_test(test_kv_types),       cmocka_unit_test(test_inconsistent_models_refused),
-        cmocka_unit_test(test_sampler),        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_stories_greedy),
+        cmocka_unit_test(test_context_limits),
+        cmocka_unit_test(test_kv_types),
+        cmocka_unit_test(test_inconsistent_models_refused),
+        cmocka_unit_test(test_sampler),
+        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_batches_match_single_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

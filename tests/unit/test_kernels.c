@@ -67,7 +67,9 @@ static void random_blocks(rng *r, uint32_t type, void *dst, int64_t n)
     case TA_TYPE_Q5_1:
     case TA_TYPE_Q4_K:
     case TA_TYPE_Q5_K: d_off[0] = 0, d_off[1] = 2; break;
-    case TA_TYPE_Q2_K: d_off[0] = offsetof(ta_block_q2_K, d), d_off[1] = offsetof(ta_block_q2_K, dmin); break;
+    case TA_TYPE_Q2_K:
+        d_off[0] = offsetof(ta_block_q2_K, d), d_off[1] = offsetof(ta_block_q2_K, dmin);
+        break;
     case TA_TYPE_Q3_K: d_off[0] = offsetof(ta_block_q3_K, d); break;
     case TA_TYPE_Q6_K: d_off[0] = offsetof(ta_block_q6_K, d); break;
     default: break;
@@ -302,8 +304,12 @@ static void test_matmul_tiling(void **state)
                 f[e] = rng_normal(&r);
             ops->quantize_row(f, wd + i * w_row, n_in);
         }
-        ta_gguf_tensor w = {.name = "w", .type = type, .n_dims = 2, .ne = {n_in, n_out, 1, 1},
-                            .n_elems = (uint64_t)(n_in * n_out), .data = wd};
+        ta_gguf_tensor w = {.name = "w",
+                            .type = type,
+                            .n_dims = 2,
+                            .ne = {n_in, n_out, 1, 1},
+                            .n_elems = (uint64_t)(n_in * n_out),
+                            .data = wd};
         for (size_t k = 0; k < 4; k++) {
             uint32_t nt = toks[k];
             size_t ldx = n_in + 3, ldy = n_out + 5;
@@ -344,10 +350,8 @@ static void test_matmul_tiling(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gemm_all_types),
-        cmocka_unit_test(test_quantizers_match_scalar),
-        cmocka_unit_test(test_axpy_f16),
-        cmocka_unit_test(test_attention_helpers),
+        cmocka_unit_test(test_gemm_all_types), cmocka_unit_test(test_quantizers_match_scalar),
+        cmocka_unit_test(test_axpy_f16),       cmocka_unit_test(test_attention_helpers),
         cmocka_unit_test(test_matmul_tiling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,9 +31,14 @@
 typedef void (*ta_gemm_fn)(int64_t n, const void *w, const void *a, size_t a_stride, int nc,
                            float *out);
 
+/* Decoding's shape: out[r] = dot(row r, a) for 4 weight rows at w + r * w_stride and one
+ * column a. The four dot products share each activation block and end in one vector. */
+typedef void (*ta_gemv4_fn)(int64_t n, const void *w, size_t w_stride, const void *a, float *out);
+
 typedef struct ta_kernels {
     const char *name;
     ta_gemm_fn gemm[TA_TYPE_COUNT];             /* never NULL for a type quant.h computes */
+    ta_gemv4_fn gemv4[TA_TYPE_COUNT];           /* NULL: four calls of gemm with one column */
     ta_quantize_row_fn quantize[TA_TYPE_COUNT]; /* activation quantizers: Q8_0, Q8_K, F16 */
     /* y[i] += a * x[i] for n halves x. */
     void (*axpy_f16)(int64_t n, float a, const ta_f16 *x, float *y);

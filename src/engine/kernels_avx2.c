@@ -139,6 +139,42 @@ TA_INLINE void q4_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
 TA_AVX2_GEMM(gemm_q8_0, q8_0_body)
 TA_AVX2_GEMM(gemm_q4_0, q4_0_body)
 
+/* Four rows, one column: each row's block sum stays an int32 vector until the four are
+ * reduced together, then one conversion and one FMA serve all four rows. */
+#define Q_GEMV4(name, block_t, load_q)                                                             \
+    static void name(int64_t n, const void *w, size_t lw, const void *a, float *out)               \
+    {                                                                                              \
+        const block_t *x[4];                                                                       \
+        for (int r = 0; r < 4; r++)                                                                \
+            x[r] = (const block_t *)((const uint8_t *)w + (size_t)r * lw);                         \
+        const ta_block_q8_0 *y = a;                                                                \
+        __m128 acc = _mm_setzero_ps();                                                             \
+        for (int64_t ib = 0; ib < n / TA_QK; ib++) {                                               \
+            __m256i yq = _mm256_loadu_si256((const __m256i *)y[ib].qs);                            \
+            __m256i s[4];                                                                          \
+            for (int r = 0; r < 4; r++) {                                                          \
+                __m256i q = load_q(&x[r][ib]);                                                     \
+                s[r] = ta_dot_i8(_mm256_sign_epi8(q, q), q, yq);                                   \
+            }                                                                                      \
+            __m128 d = _mm_mul_ps(ta_h2f4(&x[0][ib].d, lw), _mm_set1_ps(ta_h2f(y[ib].d)));         \
+            acc = _mm_fmadd_ps(d, _mm_cvtepi32_ps(ta_reduce4_epi32(s[0], s[1], s[2], s[3])), acc); \
+        }                                                                                          \
+        _mm_storeu_ps(out, acc);                                                                   \
+    }
+
+TA_INLINE __m256i load_q8_0(const ta_block_q8_0 *b)
+{
+    return _mm256_loadu_si256((const __m256i *)b->qs);
+}
+
+TA_INLINE __m256i load_q4_0(const ta_block_q4_0 *b)
+{
+    return _mm256_sub_epi8(ta_unpack_nibbles(b->qs), _mm256_set1_epi8(8));
+}
+
+Q_GEMV4(gemv4_q8_0, ta_block_q8_0, load_q8_0)
+Q_GEMV4(gemv4_q4_0, ta_block_q4_0, load_q4_0)
+
 /* ---- activation quantizers (byte for byte the scalar ones) ---- */
 
 #define ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) /* ties to even */
@@ -344,6 +380,8 @@ void ta_kernels_avx2_fill(ta_kernels *k)
     k->gemm[TA_TYPE_F16] = gemm_f16;
     k->gemm[TA_TYPE_Q8_0] = gemm_q8_0;
     k->gemm[TA_TYPE_Q4_0] = gemm_q4_0;
+    k->gemv4[TA_TYPE_Q8_0] = gemv4_q8_0;
+    k->gemv4[TA_TYPE_Q4_0] = gemv4_q4_0;
     k->quantize[TA_TYPE_Q8_0] = quantize_q8_0;
     k->quantize[TA_TYPE_Q8_K] = quantize_q8_K;
     k->axpy_f16 = axpy_f16;

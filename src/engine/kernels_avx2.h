@@ -63,6 +63,31 @@ TA_INLINE __m256i ta_dot_u8(__m256i u, __m256i y)
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
 }
 
+/* The sums of the 8 int32 lanes of a, b, c and d, as 4 int32 in that order. */
+TA_INLINE __m128i ta_reduce4_epi32(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    __m256i abcd = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+    return _mm_add_epi32(_mm256_castsi256_si128(abcd), _mm256_extracti128_si256(abcd, 1));
+}
+
+/* The same for float lanes. */
+TA_INLINE __m128 ta_reduce4_ps(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    __m256 abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+/* Four F16 scales, one per row, as floats. */
+TA_INLINE __m128 ta_h2f4(const ta_f16 *p, size_t stride_bytes)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    __m128i h =
+        _mm_setr_epi16((short)*(const ta_f16 *)b, (short)*(const ta_f16 *)(b + stride_bytes),
+                       (short)*(const ta_f16 *)(b + 2 * stride_bytes),
+                       (short)*(const ta_f16 *)(b + 3 * stride_bytes), 0, 0, 0, 0);
+    return _mm_cvtph_ps(h);
+}
+
 #define TA_AVX2_GEMM(name, body)                                                                   \
     static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)       \
     {                                                                                              \

@@ -12,15 +12,16 @@
 
 #define Q8K_COL(c, ib) ((const ta_block_q8_K *)(a + (size_t)(c)*as) + (ib))
 
-/* The 8 6-bit scales and mins of a Q4_K/Q5_K super-block. */
-TA_INLINE void k4_scales(const uint8_t s[TA_K_SCALE_SIZE], uint8_t sc[8], uint8_t m[8])
+/* The 8 6-bit scales and the 8 mins of a Q4_K/Q5_K super-block as bytes, four at a
+ * time with 32-bit masks: u[0..1] the scales, u[2..3] the mins. */
+TA_INLINE void k4_scales(const uint8_t s[TA_K_SCALE_SIZE], uint32_t u[4])
 {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((s[j + 8] & 15) | (s[j] >> 6) << 4);
-        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | (s[j + 4] >> 6) << 4);
-    }
+    memcpy(u, s, TA_K_SCALE_SIZE);
+    uint32_t mins_lo = u[1] & 0x3f3f3f3f;
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    u[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    u[2] = mins_lo;
+    u[0] &= 0x3f3f3f3f;
 }
 
 /* sum_j m[j] * (bsums[2j] + bsums[2j+1]): the min term of a Q4_K/Q5_K super-block. */
@@ -49,8 +50,11 @@ TA_INLINE void k45_body(int64_t n, const uint8_t *qs, const uint8_t *qh, const u
     for (int64_t ib = 0; ib < n / TA_QK_K; ib++) {
         const size_t off = (size_t)ib * stride;
         float d = ta_h2f(dd[off / sizeof(ta_f16)]), dmin = ta_h2f(dd[off / sizeof(ta_f16) + 1]);
-        uint8_t sc[8], m[8];
-        k4_scales(scales + off, sc, m);
+        uint32_t u[4];
+        k4_scales(scales + off, u);
+        /* The 16-bit scales in both halves; a shuffle broadcasts the one a step needs. */
+        __m256i sc16 =
+            _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)u)));
         __m256i hbits =
             qh ? _mm256_loadu_si256((const __m256i *)(qh + off)) : _mm256_setzero_si256();
         __m256i sumi[4];
@@ -68,7 +72,10 @@ TA_INLINE void k45_body(int64_t n, const uint8_t *qs, const uint8_t *qh, const u
                     hi, _mm256_slli_epi16(
                             _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), one), 4));
             }
-            __m256i s_lo = _mm256_set1_epi16(sc[2 * j]), s_hi = _mm256_set1_epi16(sc[2 * j + 1]);
+            __m256i s_lo =
+                _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * j)));
+            __m256i s_hi =
+                _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * j)));
             for (int c = 0; c < nc; c++) {
                 const int8_t *y = Q8K_COL(c, ib)->qs + 64 * j;
                 __m256i p_lo = _mm256_madd_epi16(
@@ -78,7 +85,7 @@ TA_INLINE void k45_body(int64_t n, const uint8_t *qs, const uint8_t *qh, const u
                 sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(p_lo, p_hi));
             }
         }
-        __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+        __m128i mins16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(u + 2)));
         for (int c = 0; c < nc; c++) {
             const ta_block_q8_K *y = Q8K_COL(c, ib);
             acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(d * y->d), _mm256_cvtepi32_ps(sumi[c]), acc[c]);

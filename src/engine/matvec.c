@@ -28,6 +28,7 @@ size_t ta_matvec_scratch_bytes(size_t n_in)
 typedef struct mm_job {
     const ta_kernels *k;
     ta_gemm_fn gemm;
+    ta_gemv4_fn gemv4; /* for single tokens, when the set has one */
     ta_quantize_row_fn quantize;
     const uint8_t *w;
     size_t w_row; /* bytes of a weight row */
@@ -58,7 +59,14 @@ static void run_tiles(void *arg, int64_t begin, int64_t end)
         int64_t t0 = (tile / j->row_chunks) * j->tok_chunk;
         int64_t r1 = r0 + j->row_chunk < j->rows ? r0 + j->row_chunk : j->rows;
         int64_t t1 = t0 + j->tok_chunk < j->n_tok ? t0 + j->tok_chunk : j->n_tok;
-        for (int64_t r = r0; r < r1; r++) {
+        int64_t r = r0;
+        if (j->gemv4 && t1 - t0 == 1)
+            for (; r + 4 <= r1; r += 4) {
+                j->gemv4(j->n_in, j->w + (size_t)r * j->w_row, j->w_row,
+                         j->act + (size_t)t0 * j->a_row, out);
+                memcpy(j->y + (size_t)t0 * j->ldy + (size_t)r, out, 4 * sizeof(float));
+            }
+        for (; r < r1; r++) {
             const uint8_t *wr = j->w + (size_t)r * j->w_row;
             for (int64_t t = t0; t < t1; t += TA_GEMM_MAX_COLS) {
                 int nc = (int)(t1 - t < TA_GEMM_MAX_COLS ? t1 - t : TA_GEMM_MAX_COLS);
@@ -78,6 +86,7 @@ void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ld
     const ta_quant_ops *ops = ta_quant_ops_get(w->type);
     mm_job j = {.k = k,
                 .gemm = k->gemm[w->type],
+                .gemv4 = k->gemv4[w->type],
                 .w = w->data,
                 .w_row = ta_type_row_bytes(w->type, w->ne[0]),
                 .n_in = (int64_t)w->ne[0],

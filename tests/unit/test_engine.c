@@ -200,13 +200,21 @@ static void test_batches_match_single_tokens(void **state)
                 assert_non_null(c);
                 assert_int_equal(ta_ctx_eval(c, toks, N, &err), TA_OK);
                 for (int step = 0; step < 2; step++) {
+                    /* Float weights give the same sums in another order; quantized ones
+                     * also quantize activations, where a last-bit difference can flip a
+                     * rounding (the NumPy reference sees 2-4% from that alone), so they
+                     * are compared as vectors. */
                     const float *got = ta_ctx_logits(c), *w = step ? want2 : want;
-                    for (uint32_t v = 0; v < V; v++)
-                        if (fabsf(got[v] - w[v]) > 1e-3f * (1.0f + fabsf(w[v])))
-                            fail_msg("%s %s kv=%d batch=%u step %d: logit %u is %g, one token "
-                                     "at a time gives %g",
-                                     ta_arch_name(archs[a]), types[a], kv, batches[b], step, v,
-                                     (double)got[v], (double)w[v]);
+                    double d2 = 0, w2 = 0;
+                    for (uint32_t v = 0; v < V; v++) {
+                        d2 += ((double)got[v] - w[v]) * ((double)got[v] - w[v]);
+                        w2 += (double)w[v] * w[v];
+                    }
+                    double rel = sqrt(d2 / w2), tol = a == 0 ? 1e-4 : 3e-2;
+                    if (!(rel <= tol))
+                        fail_msg("%s %s kv=%d batch=%u step %d: logits differ by %.3g (relative) "
+                                 "from one token at a time",
+                                 ta_arch_name(archs[a]), types[a], kv, batches[b], step, rel);
                     if (!step) assert_int_equal(ta_ctx_eval(c, toks + N, 1, &err), TA_OK);
                 }
                 ta_ctx_free(c);

@@ -112,6 +112,21 @@ static void check_type(const ta_kernels *k, uint32_t type, int64_t n, bool raw, 
                 f[e] = e % 3 ? 5.0f : -5.0f;
         aops->quantize_row(f, a + c * a_row, n);
     }
+    if (k->gemv4[type]) { /* rows 0..2 and row 0 again as the fourth */
+        uint8_t *w4 = malloc(w_row * 4);
+        memcpy(w4, w, w_row * 3);
+        memcpy(w4 + 3 * w_row, w, w_row);
+        float out4[4];
+        k->gemv4[type](n, w4, w_row, a + a_row, out4);
+        for (int i = 0; i < 4; i++) {
+            float ref = ops->vec_dot_ref(n, w4 + i * w_row, a + a_row);
+            if (fabsf(out4[i] - ref) > 1e-4f * (1.0f + fabsf(ref)) + 1e-5f * (float)n)
+                fail_msg("%s %s gemv4 n=%lld raw=%d row %d: got %.9g, reference %.9g", k->name,
+                         ta_type_get(type)->name, (long long)n, raw, i, (double)out4[i],
+                         (double)ref);
+        }
+        free(w4);
+    }
     for (int i = 0; i < ROWS; i++) {
         for (int nc = 1; nc <= COLS; nc++) {
             float out[COLS];

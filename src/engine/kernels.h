@@ -35,10 +35,25 @@ typedef void (*ta_gemm_fn)(int64_t n, const void *w, const void *a, size_t a_str
  * column a. The four dot products share each activation block and end in one vector. */
 typedef void (*ta_gemv4_fn)(int64_t n, const void *w, size_t w_stride, const void *a, float *out);
 
+/* Weights repacked at load time (repack.h): 8 rows interleaved so that one 32-bit lane
+ * of a vector holds one row. A packed tensor's type is TA_PACKED_TYPE + its pack. */
+typedef enum {
+    TA_PACK_Q4_0_X8 = 0, /* Q4_0, 8 rows: per block 8 F16 scales, then 4 x 32 bytes of nibbles */
+    TA_PACK_Q8_0_X8,     /* Q8_0, 8 rows: per block 8 F16 scales, then 8 x 32 bytes */
+    TA_PACK_COUNT
+} ta_pack;
+#define TA_PACKED_TYPE 1000u
+
+/* out[c * 8 + r] = dot(packed row r, column c) for the 8 rows of one packed group and
+ * c < nc <= TA_GEMM_MAX_COLS; columns in the Q8_0 activation format. */
+typedef void (*ta_gemm8_fn)(int64_t n, const void *w8, const void *a, size_t a_stride, int nc,
+                            float *out);
+
 typedef struct ta_kernels {
     const char *name;
     ta_gemm_fn gemm[TA_TYPE_COUNT];             /* never NULL for a type quant.h computes */
     ta_gemv4_fn gemv4[TA_TYPE_COUNT];           /* NULL: four calls of gemm with one column */
+    ta_gemm8_fn gemm8[TA_PACK_COUNT];           /* NULL: that packing is not used */
     ta_quantize_row_fn quantize[TA_TYPE_COUNT]; /* activation quantizers: Q8_0, Q8_K, F16 */
     /* y[i] += a * x[i] for n halves x. */
     void (*axpy_f16)(int64_t n, float a, const ta_f16 *x, float *y);

@@ -175,6 +175,105 @@ TA_INLINE __m256i load_q4_0(const ta_block_q4_0 *b)
 Q_GEMV4(gemv4_q8_0, ta_block_q8_0, load_q8_0)
 Q_GEMV4(gemv4_q4_0, ta_block_q4_0, load_q4_0)
 
+/* ---- packed 8-row groups (repack.h) against Q8_0 activations ----
+ *
+ * Lane r of every vector is row r. Activation words (4 int8) are broadcast to all
+ * lanes, so one maddubs multiplies 4 elements of 8 rows; the block's 8 sums come out
+ * in one vector, scaled by the 8 rows' scales at once. */
+
+#define TA_AVX2_GEMM8(name, body)                                                                  \
+    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)       \
+    {                                                                                              \
+        const uint8_t *ap = a;                                                                     \
+        for (; nc >= 4; nc -= 4, ap += 4 * as, out += 32)                                          \
+            body(n, w, ap, as, 4, out);                                                            \
+        switch (nc) {                                                                              \
+        case 3: body(n, w, ap, as, 3, out); break;                                                 \
+        case 2: body(n, w, ap, as, 2, out); break;                                                 \
+        case 1: body(n, w, ap, as, 1, out); break;                                                 \
+        default: break;                                                                            \
+        }                                                                                          \
+    }
+
+/* sum of the 32 int8 of a Q8_0 block */
+TA_INLINE int q8_sum(const int8_t *qs)
+{
+    __m256i s = _mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256((const __m256i *)qs));
+    return ta_hsum_epi32(_mm256_madd_epi16(s, _mm256_set1_epi16(1)));
+}
+
+/* Q4_0: quants stay unsigned (0..15), so maddubs takes them directly and sums of 8
+ * products fit int16 (8 * 2 * 15 * 127 < 32768); the -8 offset is 8 * sum(y). */
+TA_INLINE void q4_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc,
+                           float *out)
+{
+    const uint8_t *p = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    for (int c = 0; c < nc; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < n / TA_QK; ib++, p += 144) {
+        __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        __m256i lo[4], hi[4];
+        for (int l = 0; l < 4; l++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * l));
+            lo[l] = _mm256_and_si256(v, m4);
+            hi[l] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        }
+        for (int c = 0; c < nc; c++) {
+            const ta_block_q8_0 *y = Q8_COL(c, ib);
+            int32_t yw[8];
+            memcpy(yw, y->qs, sizeof yw);
+            __m256i s16 = _mm256_setzero_si256();
+            for (int l = 0; l < 4; l++) {
+                s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[l], _mm256_set1_epi32(yw[l])));
+                s16 = _mm256_add_epi16(s16,
+                                       _mm256_maddubs_epi16(hi[l], _mm256_set1_epi32(yw[4 + l])));
+            }
+            __m256i s32 = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones),
+                                           _mm256_set1_epi32(8 * q8_sum(y->qs)));
+            acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(ta_h2f(y->d))),
+                                     _mm256_cvtepi32_ps(s32), acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
+/* Q8_0: signed quants, so the sign trick per word; each product pair nearly fills
+ * int16, so every word's sums go to int32 at once. */
+TA_INLINE void q8_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc,
+                           float *out)
+{
+    const uint8_t *p = w;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    for (int c = 0; c < nc; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < n / TA_QK; ib++, p += 272) {
+        __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        for (int c = 0; c < nc; c++) {
+            const ta_block_q8_0 *y = Q8_COL(c, ib);
+            int32_t yw[8];
+            memcpy(yw, y->qs, sizeof yw);
+            __m256i s32 = _mm256_setzero_si256();
+            for (int l = 0; l < 8; l++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * l));
+                __m256i pr = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q),
+                                                  _mm256_sign_epi8(_mm256_set1_epi32(yw[l]), q));
+                s32 = _mm256_add_epi32(s32, _mm256_madd_epi16(pr, ones));
+            }
+            acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(ta_h2f(y->d))),
+                                     _mm256_cvtepi32_ps(s32), acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
+TA_AVX2_GEMM8(gemm8_q4_0, q4_0x8_body)
+TA_AVX2_GEMM8(gemm8_q8_0, q8_0x8_body)
+
 /* ---- activation quantizers (byte for byte the scalar ones) ---- */
 
 #define ROUND_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) /* ties to even */
@@ -382,6 +481,8 @@ void ta_kernels_avx2_fill(ta_kernels *k)
     k->gemm[TA_TYPE_Q4_0] = gemm_q4_0;
     k->gemv4[TA_TYPE_Q8_0] = gemv4_q8_0;
     k->gemv4[TA_TYPE_Q4_0] = gemv4_q4_0;
+    k->gemm8[TA_PACK_Q4_0_X8] = gemm8_q4_0;
+    k->gemm8[TA_PACK_Q8_0_X8] = gemm8_q8_0;
     k->quantize[TA_TYPE_Q8_0] = quantize_q8_0;
     k->quantize[TA_TYPE_Q8_K] = quantize_q8_K;
     k->axpy_f16 = axpy_f16;

@@ -8,6 +8,7 @@
 
 #include "kernels.h"
 #include "quant.h"
+#include "repack.h"
 
 /* Tokens per tile: the tile's activations (at most ~9 KB a token for the widest
  * matrices) stay in L2 while the rows stream past. */
@@ -29,6 +30,7 @@ typedef struct mm_job {
     const ta_kernels *k;
     ta_gemm_fn gemm;
     ta_gemv4_fn gemv4; /* for single tokens, when the set has one */
+    ta_gemm8_fn gemm8; /* packed weights: 8 rows at a time */
     ta_quantize_row_fn quantize;
     const uint8_t *w;
     size_t w_row; /* bytes of a weight row */
@@ -60,6 +62,19 @@ static void run_tiles(void *arg, int64_t begin, int64_t end)
         int64_t r1 = r0 + j->row_chunk < j->rows ? r0 + j->row_chunk : j->rows;
         int64_t t1 = t0 + j->tok_chunk < j->n_tok ? t0 + j->tok_chunk : j->n_tok;
         int64_t r = r0;
+        if (j->gemm8) { /* chunks are whole groups of 8 rows */
+            float o8[8 * TA_GEMM_MAX_COLS];
+            for (; r < r1; r += 8)
+                for (int64_t t = t0; t < t1; t += TA_GEMM_MAX_COLS) {
+                    int nc = (int)(t1 - t < TA_GEMM_MAX_COLS ? t1 - t : TA_GEMM_MAX_COLS);
+                    j->gemm8(j->n_in, j->w + (size_t)r * j->w_row, j->act + (size_t)t * j->a_row,
+                             j->a_row, nc, o8);
+                    for (int c = 0; c < nc; c++)
+                        memcpy(j->y + (size_t)(t + c) * j->ldy + (size_t)r, o8 + 8 * c,
+                               8 * sizeof(float));
+                }
+            continue;
+        }
         if (j->gemv4 && t1 - t0 == 1)
             for (; r + 4 <= r1; r += 4) {
                 j->gemv4(j->n_in, j->w + (size_t)r * j->w_row, j->w_row,
@@ -83,12 +98,15 @@ void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ld
 {
     if (!n_tok) return;
     const ta_kernels *k = ta_kernels_best();
-    const ta_quant_ops *ops = ta_quant_ops_get(w->type);
+    bool packed = w->type >= TA_PACKED_TYPE;
+    uint32_t type = packed ? ta_packed_base_type(w->type) : w->type;
+    const ta_quant_ops *ops = ta_quant_ops_get(type);
     mm_job j = {.k = k,
-                .gemm = k->gemm[w->type],
-                .gemv4 = k->gemv4[w->type],
+                .gemm = k->gemm[type],
+                .gemv4 = k->gemv4[type],
+                .gemm8 = packed ? k->gemm8[w->type - TA_PACKED_TYPE] : NULL,
                 .w = w->data,
-                .w_row = ta_type_row_bytes(w->type, w->ne[0]),
+                .w_row = ta_type_row_bytes(type, w->ne[0]),
                 .n_in = (int64_t)w->ne[0],
                 .x = x,
                 .ldx = ldx,
@@ -118,6 +136,7 @@ void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ld
     j.row_chunk = (j.rows + row_chunks - 1) / row_chunks;
     if (j.row_chunk < 4) j.row_chunk = 4;
     if (n_tok > 1 && j.row_chunk > 64) j.row_chunk = 64;
+    if (packed) j.row_chunk = (j.row_chunk + 7) & ~(int64_t)7;
     j.row_chunks = (j.rows + j.row_chunk - 1) / j.row_chunk;
     int64_t tiles = j.row_chunks * tok_chunks;
     if (pool)

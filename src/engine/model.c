@@ -1,12 +1,19 @@
 /*
- * model.c - hyperparameters and weight validation for the decoder architectures.
+ * model.c - hyperparameters and weight validation for the decoder architectures, and
+ * the load-time repacking of the matrices the kernels want interleaved (repack.h).
  */
 #include "model.h"
-#include "weights.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kernels.h"
+#include "repack.h"
+#include "threadpool.h"
+#include "weights.h"
 
 static const struct {
     const char *name;
@@ -197,16 +204,119 @@ ta_model *ta_model_from_gguf(ta_gguf *g, ta_error *err)
     return m;
 }
 
+/* The matrices a forward pass multiplies by, as pointers to repoint. */
+static size_t weight_slots(ta_model *m, const ta_gguf_tensor ***slots)
+{
+    size_t n = 0;
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        ta_layer *L = &m->layers[l];
+        const ta_gguf_tensor **w[] = {&L->wq, &L->wk,     &L->wv,   &L->wqkv,
+                                      &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+            if (*w[i]) {
+                if (slots) slots[n] = w[i];
+                n++;
+            }
+    }
+    if (slots) slots[n] = &m->output;
+    return n + 1;
+}
+
+/* Hands the whole pages of a copied tensor back (they stay in the page cache). */
+static void release_pages(const ta_gguf_tensor *t)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t b = ((uintptr_t)t->data + page - 1) & ~(page - 1);
+    uintptr_t e = ((uintptr_t)t->data + t->size) & ~(page - 1);
+    if (e > b) madvise((void *)b, e - b, MADV_DONTNEED);
+}
+
+typedef struct repack_job {
+    const ta_gguf_tensor *t;
+    int pack;
+    void *dst;
+} repack_job;
+
+static void repack_range(void *arg, int64_t begin, int64_t end)
+{
+    repack_job *j = arg;
+    ta_repack_groups(j->t, j->pack, j->dst, (uint64_t)begin, (uint64_t)end);
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* Repacks the matrices the kernels want packed (repack.h), on every core, into memory
+ * backed by huge pages where the OS allows (fewer faults now, fewer TLB misses later).
+ * Best effort: without memory for the copies the model runs from the file's layout. */
+static void repack_weights(ta_model *m)
+{
+    const char *env = getenv("TABAGENT_REPACK");
+    if (env && !strcmp(env, "0")) return;
+    const ta_kernels *k = ta_kernels_best();
+    size_t n = weight_slots(m, NULL);
+    const ta_gguf_tensor ***slots = calloc(n, sizeof *slots);
+    m->packed = calloc(n, sizeof *m->packed);
+    if (!slots || !m->packed) goto out;
+    weight_slots(m, slots);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ta_repack_choice(k, *slots[i]) >= 0) bytes += ((*slots[i])->size + 63) & ~(size_t)63;
+    if (!bytes) goto out;
+    m->packed_bytes = bytes + HUGE_PAGE;
+    m->packed_mem =
+        mmap(NULL, m->packed_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m->packed_mem == MAP_FAILED) {
+        m->packed_mem = NULL;
+        goto out;
+    }
+    uint8_t *at = (uint8_t *)(((uintptr_t)m->packed_mem + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+#ifdef MADV_HUGEPAGE
+    madvise(at, bytes, MADV_HUGEPAGE);
+#endif
+    ta_pool *pool = ta_pool_new(0);
+    for (size_t i = 0; i < n; i++) {
+        const ta_gguf_tensor *t = *slots[i];
+        int pack = ta_repack_choice(k, t);
+        if (pack < 0) continue;
+        /* A matrix used twice (tied output and embedding are different slots, but a
+         * file may share more) is packed once. */
+        size_t p = 0;
+        while (p < m->n_packed && m->packed[p].offset != t->offset)
+            p++;
+        if (p == m->n_packed) {
+            repack_job job = {t, pack, at};
+            if (pool)
+                ta_pool_for(pool, (int64_t)(t->ne[1] / 8), repack_range, &job);
+            else
+                repack_range(&job, 0, (int64_t)(t->ne[1] / 8));
+            ta_gguf_tensor *pt = &m->packed[m->n_packed++];
+            *pt = *t;
+            pt->type = TA_PACKED_TYPE + (uint32_t)pack;
+            pt->data = at;
+            at += (t->size + 63) & ~(size_t)63;
+            release_pages(t);
+        }
+        *slots[i] = &m->packed[p];
+    }
+    ta_pool_free(pool);
+out:
+    free(slots);
+}
+
 ta_model *ta_model_load(const char *path, ta_error *err)
 {
     ta_gguf *g = ta_gguf_open(path, err);
     if (!g) return NULL;
-    return ta_model_from_gguf(g, err);
+    ta_model *m = ta_model_from_gguf(g, err);
+    if (m) repack_weights(m);
+    return m;
 }
 
 void ta_model_free(ta_model *m)
 {
     if (!m) return;
+    if (m->packed_mem) munmap(m->packed_mem, m->packed_bytes);
+    free(m->packed);
     ta_gguf_close(m->gguf);
     free(m->layers);
     free(m);

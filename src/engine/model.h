@@ -66,6 +66,11 @@ typedef struct ta_model {
     const ta_gguf_tensor *output;     /* token_embd.weight when the embeddings are tied */
     const ta_gguf_tensor *rope_freqs; /* optional per-dimension frequency factors (Llama 3) */
     ta_layer *layers;
+    /* Weights repacked for the kernels (repack.h); the pointers above lead here. */
+    ta_gguf_tensor *packed;
+    size_t n_packed;
+    void *packed_mem;
+    size_t packed_bytes;
 } ta_model;
 
 /* Opens and validates; takes ownership of g on success and on failure. */

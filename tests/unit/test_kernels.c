@@ -20,6 +20,7 @@
 #include "engine/kernels.h"
 #include "engine/matvec.h"
 #include "engine/quant.h"
+#include "engine/repack.h"
 #include "engine/threadpool.h"
 
 typedef struct {
@@ -298,6 +299,98 @@ static void test_attention_helpers(void **state)
     }
 }
 
+/* Packed weights: the layout round-trips, and every set's packed kernels give the
+ * reference dot products of the original rows. */
+static void test_packed(void **state)
+{
+    (void)state;
+    rng r = {31};
+    uint32_t types[] = {TA_TYPE_Q4_0, TA_TYPE_Q8_0};
+    for (const char *const *name = ta_kernels_names(); *name; name++) {
+        const ta_kernels *k = ta_kernels_by_name(*name);
+        if (!k) continue;
+        for (int ti = 0; ti < 2; ti++) {
+            uint32_t type = types[ti];
+            const ta_quant_ops *ops = ta_quant_ops_get(type);
+            int64_t n = 96, rows = 16;
+            size_t w_row = ta_type_row_bytes(type, n), a_row = ta_type_row_bytes(TA_TYPE_Q8_0, n);
+            uint8_t *w = malloc(w_row * rows), *packed = malloc(w_row * rows);
+            uint8_t *back = malloc(w_row * 8), *a = malloc(a_row * TA_GEMM_MAX_COLS);
+            for (int64_t i = 0; i < rows; i++)
+                random_blocks(&r, type, w + i * w_row, n);
+            for (int c = 0; c < TA_GEMM_MAX_COLS; c++) {
+                float f[96];
+                for (int e = 0; e < n; e++)
+                    f[e] = rng_normal(&r) * (c == 1 ? 50.0f : 1.0f);
+                ta_quantize_row(TA_TYPE_Q8_0, f, a + c * a_row, n);
+            }
+            ta_gguf_tensor t = {.name = "w",
+                                .type = type,
+                                .n_dims = 2,
+                                .ne = {n, rows, 1, 1},
+                                .n_elems = (uint64_t)(n * rows),
+                                .size = w_row * rows,
+                                .data = w};
+            int pack = ta_repack_choice(k, &t);
+            if (!k->gemm8[ti]) {
+                assert_int_equal(pack, -1);
+            } else {
+                assert_int_equal(pack, ti);
+                ta_gguf_tensor pt;
+                ta_repack(&t, pack, packed, &pt);
+                assert_int_equal(ta_packed_base_type(pt.type), type);
+                if (k == ta_kernels_best()) { /* ta_matmul's packed path, threaded */
+                    ta_pool *pool = ta_pool_new(2);
+                    float x[37 * 96], y[37 * 16];
+                    uint8_t *act = malloc(a_row),
+                            *scratch = malloc(ta_matmul_scratch_bytes(96, 37));
+                    for (int i = 0; i < 37 * 96; i++)
+                        x[i] = rng_normal(&r);
+                    for (uint32_t nt = 1; nt <= 37; nt += 12) {
+                        ta_matmul(pool, &pt, x, 96, y, 16, nt, scratch);
+                        for (uint32_t tk = 0; tk < nt; tk++) {
+                            ta_quantize_row(TA_TYPE_Q8_0, x + tk * 96, act, n);
+                            for (int i = 0; i < rows; i++) {
+                                float ref = ops->vec_dot_ref(n, w + i * w_row, act);
+                                assert_true(fabsf(y[tk * 16 + i] - ref) <=
+                                            1e-4f * (1 + fabsf(ref)));
+                            }
+                        }
+                    }
+                    free(act);
+                    free(scratch);
+                    ta_pool_free(pool);
+                }
+                for (uint64_t g = 0; g < 2; g++) {
+                    ta_unpack_group(&pt, g, back);
+                    assert_memory_equal(back, w + g * 8 * w_row, 8 * w_row);
+                    for (int nc = 1; nc <= TA_GEMM_MAX_COLS; nc++) {
+                        float out[8 * TA_GEMM_MAX_COLS];
+                        k->gemm8[pack](n, packed + g * 8 * w_row, a, a_row, nc, out);
+                        for (int c = 0; c < nc; c++)
+                            for (int i = 0; i < 8; i++) {
+                                float ref =
+                                    ops->vec_dot_ref(n, w + (g * 8 + i) * w_row, a + c * a_row);
+                                float got = out[c * 8 + i];
+                                if (fabsf(got - ref) > 1e-4f * (1 + fabsf(ref)))
+                                    fail_msg("%s packed %s nc=%d col %d row %d: %g vs %g", k->name,
+                                             ta_type_get(type)->name, nc, c, i, (double)got,
+                                             (double)ref);
+                            }
+                    }
+                }
+            }
+            /* Shapes that do not pack: rows not a multiple of 8, a vector. */
+            t.ne[1] = 12;
+            assert_int_equal(ta_repack_choice(k, &t), -1);
+            free(w);
+            free(packed);
+            free(back);
+            free(a);
+        }
+    }
+}
+
 /* ta_matmul over tiles and threads equals one reference dot per (row, token). */
 static void test_matmul_tiling(void **state)
 {
@@ -365,9 +458,9 @@ static void test_matmul_tiling(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gemm_all_types), cmocka_unit_test(test_quantizers_match_scalar),
-        cmocka_unit_test(test_axpy_f16),       cmocka_unit_test(test_attention_helpers),
-        cmocka_unit_test(test_matmul_tiling),
+        cmocka_unit_test(test_gemm_all_types),    cmocka_unit_test(test_quantizers_match_scalar),
+        cmocka_unit_test(test_axpy_f16),          cmocka_unit_test(test_packed),
+        cmocka_unit_test(test_attention_helpers), cmocka_unit_test(test_matmul_tiling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

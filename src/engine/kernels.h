@@ -24,7 +24,7 @@
 #include "f16.h"
 #include "quant.h"
 
-#define TA_GEMM_MAX_COLS 8
+#define TA_GEMM_MAX_COLS 12
 
 /* out[c] = dot(w, column c) for c < nc, 1 <= nc <= TA_GEMM_MAX_COLS; w is n elements of
  * the weight type, column c is n elements of its vec_dot_type at a + c * a_stride. */
@@ -34,6 +34,12 @@ typedef void (*ta_gemm_fn)(int64_t n, const void *w, const void *a, size_t a_str
 /* Decoding's shape: out[r] = dot(row r, a) for 4 weight rows at w + r * w_stride and one
  * column a. The four dot products share each activation block and end in one vector. */
 typedef void (*ta_gemv4_fn)(int64_t n, const void *w, size_t w_stride, const void *a, float *out);
+
+/* Two weight rows (at w and w + w_stride) against nc <= TA_GEMM_MAX_COLS columns:
+ * out[c * 2 + r]. For float weights, whose activations are 4 bytes an element, a 2 x 4
+ * register tile halves the activation loads per FMA. */
+typedef void (*ta_gemm2_fn)(int64_t n, const void *w, size_t w_stride, const void *a,
+                            size_t a_stride, int nc, float *out);
 
 /* Weights repacked at load time (repack.h): 8 rows interleaved so that one 32-bit lane
  * of a vector holds one row. A packed tensor's type is TA_PACKED_TYPE + its pack. */
@@ -53,6 +59,7 @@ typedef struct ta_kernels {
     const char *name;
     ta_gemm_fn gemm[TA_TYPE_COUNT];             /* never NULL for a type quant.h computes */
     ta_gemv4_fn gemv4[TA_TYPE_COUNT];           /* NULL: four calls of gemm with one column */
+    ta_gemm2_fn gemm2[TA_TYPE_COUNT];           /* NULL: gemm row by row */
     ta_gemm8_fn gemm8[TA_PACK_COUNT];           /* NULL: that packing is not used */
     ta_quantize_row_fn quantize[TA_TYPE_COUNT]; /* activation quantizers: Q8_0, Q8_K, F16 */
     /* y[i] += a * x[i] for n halves x. */

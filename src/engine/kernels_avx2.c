@@ -89,6 +89,61 @@ FLOAT_BODY(f32_body, float, load8_f32, f32_id, dot1_f32)
 TA_AVX2_GEMM(gemm_f16, f16_body)
 TA_AVX2_GEMM(gemm_f32, f32_body)
 
+/* Two rows by up to six columns: 12 accumulators (latency is hidden with room to
+ * spare), each step 2 weight vectors and 6 activation vectors for 12 FMAs. */
+#define FLOAT_BODY2(name, T, load8, to_f32)                                                        \
+    TA_INLINE void name(int64_t n, const T *x0, const T *x1, const uint8_t *a, size_t as, int nc,  \
+                        float *out)                                                                \
+    {                                                                                              \
+        __m256 s0[6], s1[6];                                                                       \
+        for (int c = 0; c < nc; c++)                                                               \
+            s0[c] = s1[c] = _mm256_setzero_ps();                                                   \
+        int64_t i = 0;                                                                             \
+        for (; i + 8 <= n; i += 8) {                                                               \
+            __m256 w0 = load8(x0 + i), w1 = load8(x1 + i);                                         \
+            for (int c = 0; c < nc; c++) {                                                         \
+                __m256 y = _mm256_loadu_ps((const float *)(a + (size_t)c * as) + i);               \
+                TA_IN_REGISTER(y);                                                                 \
+                s0[c] = _mm256_fmadd_ps(w0, y, s0[c]);                                             \
+                s1[c] = _mm256_fmadd_ps(w1, y, s1[c]);                                             \
+            }                                                                                      \
+        }                                                                                          \
+        for (int c = 0; c < nc; c++) {                                                             \
+            const float *y = (const float *)(a + (size_t)c * as);                                  \
+            float r0 = ta_hsum_ps(s0[c]), r1 = ta_hsum_ps(s1[c]);                                  \
+            for (int64_t j = i; j < n; j++) {                                                      \
+                r0 += to_f32(x0[j]) * y[j];                                                        \
+                r1 += to_f32(x1[j]) * y[j];                                                        \
+            }                                                                                      \
+            out[2 * c] = r0;                                                                       \
+            out[2 * c + 1] = r1;                                                                   \
+        }                                                                                          \
+    }
+
+FLOAT_BODY2(f16_body2, ta_f16, load8_f16, ta_h2f)
+FLOAT_BODY2(f32_body2, float, load8_f32, f32_id)
+
+#define FLOAT_GEMM2(name, T, body)                                                                 \
+    static void name(int64_t n, const void *w, size_t lw, const void *a, size_t as, int nc,        \
+                     float *out)                                                                   \
+    {                                                                                              \
+        const T *x0 = w, *x1 = (const T *)((const uint8_t *)w + lw);                               \
+        const uint8_t *ap = a;                                                                     \
+        for (; nc >= 6; nc -= 6, ap += 6 * as, out += 12)                                          \
+            body(n, x0, x1, ap, as, 6, out);                                                       \
+        switch (nc) {                                                                              \
+        case 5: body(n, x0, x1, ap, as, 5, out); break;                                            \
+        case 4: body(n, x0, x1, ap, as, 4, out); break;                                            \
+        case 3: body(n, x0, x1, ap, as, 3, out); break;                                            \
+        case 2: body(n, x0, x1, ap, as, 2, out); break;                                            \
+        case 1: body(n, x0, x1, ap, as, 1, out); break;                                            \
+        default: break;                                                                            \
+        }                                                                                          \
+    }
+
+FLOAT_GEMM2(gemm2_f16, ta_f16, f16_body2)
+FLOAT_GEMM2(gemm2_f32, float, f32_body2)
+
 /* ---- Q8_0 and Q4_0 against Q8_0 activations ---- */
 
 #define Q8_COL(c, ib) ((const ta_block_q8_0 *)(a + (size_t)(c)*as) + (ib))
@@ -477,6 +532,8 @@ void ta_kernels_avx2_fill(ta_kernels *k)
     k->name = "avx2";
     k->gemm[TA_TYPE_F32] = gemm_f32;
     k->gemm[TA_TYPE_F16] = gemm_f16;
+    k->gemm2[TA_TYPE_F32] = gemm2_f32;
+    k->gemm2[TA_TYPE_F16] = gemm2_f16;
     k->gemm[TA_TYPE_Q8_0] = gemm_q8_0;
     k->gemm[TA_TYPE_Q4_0] = gemm_q4_0;
     k->gemv4[TA_TYPE_Q8_0] = gemv4_q8_0;

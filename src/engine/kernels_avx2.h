@@ -18,6 +18,10 @@
 
 #define TA_INLINE static inline __attribute__((always_inline))
 
+/* Keeps v in a register: compilers otherwise fold a load used twice into both users,
+ * loading it twice, which makes load-bound kernels slower. */
+#define TA_IN_REGISTER(v) __asm__("" : "+x"(v))
+
 /* The 8 floats of v added together. */
 TA_INLINE float ta_hsum_ps(__m256 v)
 {

@@ -12,7 +12,9 @@
 
 /* Tokens per tile: the tile's activations (at most ~9 KB a token for the widest
  * matrices) stay in L2 while the rows stream past. */
-#define TILE_TOKENS 32
+#define TILE_TOKENS 48
+/* Elements of K per pass of the float kernels (12 tokens x 512 floats = 24 KB of L1). */
+#define K_SLICE 512
 
 size_t ta_matmul_scratch_bytes(size_t n_in, uint32_t n_tok)
 {
@@ -31,6 +33,8 @@ typedef struct mm_job {
     ta_gemm_fn gemm;
     ta_gemv4_fn gemv4; /* for single tokens, when the set has one */
     ta_gemm8_fn gemm8; /* packed weights: 8 rows at a time */
+    ta_gemm2_fn gemm2; /* two rows at a time, for float weights */
+    bool float_act;    /* activations are F32 */
     ta_quantize_row_fn quantize;
     const uint8_t *w;
     size_t w_row; /* bytes of a weight row */
@@ -81,13 +85,44 @@ static void run_tiles(void *arg, int64_t begin, int64_t end)
                          j->act + (size_t)t0 * j->a_row, out);
                 memcpy(j->y + (size_t)t0 * j->ldy + (size_t)r, out, 4 * sizeof(float));
             }
-        for (; r < r1; r++) {
-            const uint8_t *wr = j->w + (size_t)r * j->w_row;
-            for (int64_t t = t0; t < t1; t += TA_GEMM_MAX_COLS) {
-                int nc = (int)(t1 - t < TA_GEMM_MAX_COLS ? t1 - t : TA_GEMM_MAX_COLS);
-                j->gemm(j->n_in, wr, j->act + (size_t)t * j->a_row, j->a_row, nc, out);
-                for (int c = 0; c < nc; c++)
-                    j->y[(size_t)(t + c) * j->ldy + (size_t)r] = out[c];
+        /* Float activations (4 bytes an element) outweigh the weights: tokens outer, so a
+         * group's activations stay in L1 while the rows pass. Quantized ones are small:
+         * rows outer, each row unpacked once for the whole tile. */
+        int64_t rs = r, tg = j->float_act ? TA_GEMM_MAX_COLS : t1 - t0;
+        for (int64_t tb = t0; tb < t1; tb += tg) {
+            int64_t te = tb + tg < t1 ? tb + tg : t1;
+            r = rs;
+            if (j->gemm2 && te - tb > 1) {
+                /* Slices of K_SLICE elements: the group's activation slice stays in L1
+                 * while every row pair of the chunk passes; partial sums add up in y. */
+                float o2[2 * TA_GEMM_MAX_COLS];
+                size_t elem = j->w_row / (size_t)j->n_in;
+                int64_t r_end = r1 - (r1 - rs) % 2;
+                for (int64_t k0 = 0; k0 < j->n_in; k0 += K_SLICE) {
+                    int64_t kn = j->n_in - k0 < K_SLICE ? j->n_in - k0 : K_SLICE;
+                    for (r = rs; r < r_end; r += 2)
+                        for (int64_t t = tb; t < te; t += TA_GEMM_MAX_COLS) {
+                            int nc = (int)(te - t < TA_GEMM_MAX_COLS ? te - t : TA_GEMM_MAX_COLS);
+                            j->gemm2(kn, j->w + (size_t)r * j->w_row + (size_t)k0 * elem, j->w_row,
+                                     j->act + (size_t)t * j->a_row + (size_t)k0 * sizeof(float),
+                                     j->a_row, nc, o2);
+                            for (int c = 0; c < nc; c++) {
+                                float *yr = j->y + (size_t)(t + c) * j->ldy + (size_t)r;
+                                yr[0] = k0 ? yr[0] + o2[2 * c] : o2[2 * c];
+                                yr[1] = k0 ? yr[1] + o2[2 * c + 1] : o2[2 * c + 1];
+                            }
+                        }
+                }
+                r = r_end;
+            }
+            for (; r < r1; r++) {
+                const uint8_t *wr = j->w + (size_t)r * j->w_row;
+                for (int64_t t = tb; t < te; t += TA_GEMM_MAX_COLS) {
+                    int nc = (int)(te - t < TA_GEMM_MAX_COLS ? te - t : TA_GEMM_MAX_COLS);
+                    j->gemm(j->n_in, wr, j->act + (size_t)t * j->a_row, j->a_row, nc, out);
+                    for (int c = 0; c < nc; c++)
+                        j->y[(size_t)(t + c) * j->ldy + (size_t)r] = out[c];
+                }
             }
         }
     }
@@ -104,6 +139,7 @@ void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ld
     mm_job j = {.k = k,
                 .gemm = k->gemm[type],
                 .gemv4 = k->gemv4[type],
+                .gemm2 = k->gemm2[type],
                 .gemm8 = packed ? k->gemm8[w->type - TA_PACKED_TYPE] : NULL,
                 .w = w->data,
                 .w_row = ta_type_row_bytes(type, w->ne[0]),
@@ -116,6 +152,7 @@ void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ld
                 .n_tok = n_tok};
     if (ops->vec_dot_type == TA_TYPE_F32) {
         j.act = (const uint8_t *)x; /* used as they are */
+        j.float_act = true;
         j.a_row = ldx * sizeof(float);
     } else {
         j.quantize = k->quantize[ops->vec_dot_type];

@@ -113,6 +113,20 @@ static void check_type(const ta_kernels *k, uint32_t type, int64_t n, bool raw, 
                 f[e] = e % 3 ? 5.0f : -5.0f;
         aops->quantize_row(f, a + c * a_row, n);
     }
+    if (k->gemm2[type]) /* rows 0 and 1 together */
+        for (int nc = 1; nc <= COLS; nc++) {
+            float out2[2 * COLS];
+            k->gemm2[type](n, w, w_row, a, a_row, nc, out2);
+            for (int c = 0; c < nc; c++)
+                for (int i = 0; i < 2; i++) {
+                    float ref = ops->vec_dot_ref(n, w + i * w_row, a + c * a_row);
+                    if (fabsf(out2[2 * c + i] - ref) >
+                        1e-4f * (1.0f + fabsf(ref)) + 1e-5f * (float)n)
+                        fail_msg("%s %s gemm2 n=%lld nc=%d col %d row %d: got %.9g, reference %.9g",
+                                 k->name, ta_type_get(type)->name, (long long)n, nc, c, i,
+                                 (double)out2[2 * c + i], (double)ref);
+                }
+        }
     if (k->gemv4[type]) { /* rows 0..2 and row 0 again as the fourth */
         uint8_t *w4 = malloc(w_row * 4);
         memcpy(w4, w, w_row * 3);

@@ -10,8 +10,9 @@
  * tokens/s. --json prints one object:
  *   {"model", "model_bytes", "kernels", "threads", "batch", "pp_tokens", "tg_tokens",
  *    "pp_tokens_per_s", "tg_tokens_per_s", "pp_samples", "tg_samples", "repeats",
- *    "load_s", "kv_bytes", "rss_bytes"}
- * where rss_bytes is the resident memory right after decoding.
+ *    "load_s", "kv_bytes", "rss_bytes", "pool_stalls"}
+ * where rss_bytes is the resident memory right after decoding and pool_stalls counts
+ * the jobs whose worker threads were held up by other processes (threadpool.h).
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -189,7 +190,7 @@ int ta_cli_bench(int argc, char **argv)
         const char *kernels = ta_kernels_best()->name;
         if (as_json) {
             json_t *o = json_pack(
-                "{s:s, s:I, s:s, s:i, s:i, s:I, s:I, s:f, s:f, s:o, s:o, s:I, s:f, s:I, s:I}",
+                "{s:s, s:I, s:s, s:i, s:i, s:I, s:I, s:f, s:f, s:o, s:o, s:I, s:f, s:I, s:I, s:I}",
                 "model", path, "model_bytes", (json_int_t)ta_gguf_file_size(m->gguf), "kernels",
                 kernels, "threads", ta_pool_threads(pool), "batch",
                 (int)(batch ? batch : TA_CTX_DEFAULT_BATCH), "pp_tokens", (json_int_t)n_prompt,
@@ -197,7 +198,7 @@ int ta_cli_bench(int argc, char **argv)
                 tg_med, "pp_samples", samples_json(pp, n_prompt ? (int)repeats : 0), "tg_samples",
                 samples_json(tg, n_gen ? (int)repeats : 0), "repeats", (json_int_t)repeats,
                 "load_s", load_s, "kv_bytes", (json_int_t)ta_ctx_kv_bytes(ctx), "rss_bytes",
-                (json_int_t)rss);
+                (json_int_t)rss, "pool_stalls", (json_int_t)ta_pool_stalls(pool));
             char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
             if (text) puts(text);
             free(text);

@@ -5,6 +5,15 @@
  * counter; every thread (the caller too) claims chunks of `grain` indices from `next`
  * until none are left, and each worker decrements `pending` when it runs out. Workers wait for the
  * next generation by spinning for a short while, then sleeping on `wake`.
+ *
+ * Contention: when another process shares a core with a worker, the OS runs that worker
+ * in time slices of milliseconds, and a job whose last chunk it holds waits for it; a
+ * decoding step makes hundreds of jobs, so a spinning barrier collapses (llama.cpp's
+ * falls to 1/8 of its one-thread speed here). The caller notices such a stall: its own
+ * share done, it waited far longer than a chunk takes. It then runs jobs alone ("solo")
+ * for a window, during which the workers sleep and the OS can move the caller to the
+ * free core; the window doubles while stalls recur (up to half a second) and resets
+ * after two quiet seconds. Uncontended, the windows never open.
  */
 #include "threadpool.h"
 
@@ -13,10 +22,15 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../hardware/hardware.h"
 
-#define SPIN_ITERS 20000
+#define SPIN_ITERS     20000
+#define STALL_FLOOR_NS 300000LL    /* a wait this much beyond 4 chunks is a stall */
+#define SOLO_MIN_NS    10000000LL  /* the first solo window, 10 ms */
+#define SOLO_MAX_NS    500000000LL /* the longest, 0.5 s */
+#define SOLO_RESET_NS  2000000000LL
 
 struct ta_pool {
     int threads;
@@ -31,7 +45,17 @@ struct ta_pool {
     void *arg;
     int64_t n, grain;
     atomic_llong next; /* the first index not yet claimed */
+    /* contention (caller side only) */
+    int64_t solo_until, solo_window, last_stall;
+    uint64_t stalls;
 };
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 static _Thread_local int thread_index;
 
@@ -45,11 +69,12 @@ typedef struct worker_arg {
     int index;
 } worker_arg;
 
-static void run_share(ta_pool *p)
+/* Claims and runs chunks until none are left; returns how many it ran. */
+static int64_t run_share(ta_pool *p)
 {
-    for (;;) {
+    for (int64_t done = 0;; done++) {
         int64_t begin = atomic_fetch_add_explicit(&p->next, p->grain, memory_order_relaxed);
-        if (begin >= p->n) return;
+        if (begin >= p->n) return done;
         p->fn(p->arg, begin, begin + p->grain < p->n ? begin + p->grain : p->n);
     }
 }
@@ -130,10 +155,12 @@ void ta_pool_for(ta_pool *p, int64_t n, ta_pool_fn fn, void *arg)
 void ta_pool_for_grain(ta_pool *p, int64_t n, int64_t grain, ta_pool_fn fn, void *arg)
 {
     if (grain < 1) grain = 1;
-    if (p->threads == 1 || n <= grain) {
+    int64_t t0 = p->solo_window ? now_ns() : 0;
+    if (p->threads == 1 || n <= grain || (p->solo_window && t0 < p->solo_until)) {
         if (n > 0) fn(arg, 0, n);
         return;
     }
+    if (!t0) t0 = now_ns();
     p->fn = fn;
     p->arg = arg;
     p->n = n;
@@ -144,7 +171,8 @@ void ta_pool_for_grain(ta_pool *p, int64_t n, int64_t grain, ta_pool_fn fn, void
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    run_share(p);
+    int64_t mine = run_share(p);
+    int64_t t_mine = now_ns();
     int spins = 0;
     while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && spins < SPIN_ITERS) {
         spins++;
@@ -156,6 +184,21 @@ void ta_pool_for_grain(ta_pool *p, int64_t n, int64_t grain, ta_pool_fn fn, void
             pthread_cond_wait(&p->done, &p->lock);
         pthread_mutex_unlock(&p->lock);
     }
+    int64_t t1 = now_ns(), per_chunk = mine ? (t_mine - t0) / mine : t_mine - t0;
+    if (t1 - t_mine > 4 * per_chunk + STALL_FLOOR_NS) {
+        p->stalls++;
+        p->solo_window = p->solo_window ? p->solo_window * 2 : SOLO_MIN_NS;
+        if (p->solo_window > SOLO_MAX_NS) p->solo_window = SOLO_MAX_NS;
+        p->solo_until = t1 + p->solo_window;
+        p->last_stall = t1;
+    } else if (p->solo_window && t1 - p->last_stall > SOLO_RESET_NS) {
+        p->solo_window = 0;
+    }
+}
+
+uint64_t ta_pool_stalls(const ta_pool *p)
+{
+    return p->stalls;
 }
 
 void ta_pool_free(ta_pool *p)

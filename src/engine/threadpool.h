@@ -31,6 +31,10 @@ void ta_pool_for(ta_pool *p, int64_t n, ta_pool_fn fn, void *arg);
 /* The same with chunks of `grain` indices (the last may be shorter). */
 void ta_pool_for_grain(ta_pool *p, int64_t n, int64_t grain, ta_pool_fn fn, void *arg);
 
+/* Jobs so far whose workers stalled (were descheduled by the OS for far longer than a
+ * chunk takes); each opens a window in which jobs run on the caller alone. */
+uint64_t ta_pool_stalls(const ta_pool *p);
+
 /* Which thread of its pool the calling thread is: 0 for the thread that called
  * ta_pool_for (and for threads outside any pool), 1 .. threads-1 for the workers. Lets
  * a loop body use per-thread scratch. */

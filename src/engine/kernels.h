@@ -46,6 +46,7 @@ typedef void (*ta_gemm2_fn)(int64_t n, const void *w, size_t w_stride, const voi
 typedef enum {
     TA_PACK_Q4_0_X8 = 0, /* Q4_0, 8 rows: per block 8 F16 scales, then 4 x 32 bytes of nibbles */
     TA_PACK_Q8_0_X8,     /* Q8_0, 8 rows: per block 8 F16 scales, then 8 x 32 bytes */
+    TA_PACK_Q5_0_X8,     /* Q5_0, 8 rows: 8 F16 scales, 8 x 4 bytes of fifth bits, nibbles */
     TA_PACK_COUNT
 } ta_pack;
 #define TA_PACKED_TYPE 1000u

@@ -194,29 +194,6 @@ TA_INLINE void q4_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
 TA_AVX2_GEMM(gemm_q8_0, q8_0_body)
 TA_AVX2_GEMM(gemm_q4_0, q4_0_body)
 
-/* Four rows, one column: each row's block sum stays an int32 vector until the four are
- * reduced together, then one conversion and one FMA serve all four rows. */
-#define Q_GEMV4(name, block_t, load_q)                                                             \
-    static void name(int64_t n, const void *w, size_t lw, const void *a, float *out)               \
-    {                                                                                              \
-        const block_t *x[4];                                                                       \
-        for (int r = 0; r < 4; r++)                                                                \
-            x[r] = (const block_t *)((const uint8_t *)w + (size_t)r * lw);                         \
-        const ta_block_q8_0 *y = a;                                                                \
-        __m128 acc = _mm_setzero_ps();                                                             \
-        for (int64_t ib = 0; ib < n / TA_QK; ib++) {                                               \
-            __m256i yq = _mm256_loadu_si256((const __m256i *)y[ib].qs);                            \
-            __m256i s[4];                                                                          \
-            for (int r = 0; r < 4; r++) {                                                          \
-                __m256i q = load_q(&x[r][ib]);                                                     \
-                s[r] = ta_dot_i8(_mm256_sign_epi8(q, q), q, yq);                                   \
-            }                                                                                      \
-            __m128 d = _mm_mul_ps(ta_h2f4(&x[0][ib].d, lw), _mm_set1_ps(ta_h2f(y[ib].d)));         \
-            acc = _mm_fmadd_ps(d, _mm_cvtepi32_ps(ta_reduce4_epi32(s[0], s[1], s[2], s[3])), acc); \
-        }                                                                                          \
-        _mm_storeu_ps(out, acc);                                                                   \
-    }
-
 TA_INLINE __m256i load_q8_0(const ta_block_q8_0 *b)
 {
     return _mm256_loadu_si256((const __m256i *)b->qs);
@@ -227,8 +204,8 @@ TA_INLINE __m256i load_q4_0(const ta_block_q4_0 *b)
     return _mm256_sub_epi8(ta_unpack_nibbles(b->qs), _mm256_set1_epi8(8));
 }
 
-Q_GEMV4(gemv4_q8_0, ta_block_q8_0, load_q8_0)
-Q_GEMV4(gemv4_q4_0, ta_block_q4_0, load_q4_0)
+TA_AVX2_GEMV4_Q8_0(gemv4_q8_0, ta_block_q8_0, load_q8_0)
+TA_AVX2_GEMV4_Q8_0(gemv4_q4_0, ta_block_q4_0, load_q4_0)
 
 /* ---- packed 8-row groups (repack.h) against Q8_0 activations ----
  *
@@ -326,7 +303,64 @@ TA_INLINE void q8_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as
         _mm256_storeu_ps(out + 8 * c, acc[c]);
 }
 
+/* Q5_0: as Q4_0 with each lane's 32 fifth bits spread to bit 4 of the bytes of its
+ * chunks (a shuffle copies the qh byte holding a chunk's 4 bits to the chunk's 4 bytes,
+ * and a per-byte bit test picks them). q in 0..31: 4 chunks of products still fit int16
+ * (4 * 2 * 31 * 127 < 32768); the -16 offset is 16 * sum(y). */
+TA_INLINE void q5_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc,
+                           float *out)
+{
+    const uint8_t *p = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    __m256 acc[4];
+    for (int c = 0; c < nc; c++)
+        acc[c] = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < n / TA_QK; ib++, p += 176) {
+        __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        __m256i h = _mm256_loadu_si256((const __m256i *)(p + 16));
+        __m256i lo[4], hi[4];
+        for (int l = 0; l < 4; l++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(p + 48 + 32 * l));
+            /* elements 4l..4l+3 have their fifth bits in qh byte l / 2, nibble l % 2;
+             * elements 16+4l.. in byte 2 + l / 2 */
+            int b = l / 2;
+            __m256i sel_lo = _mm256_setr_epi32(
+                0x01010101 * b, 0x01010101 * (4 + b), 0x01010101 * (8 + b), 0x01010101 * (12 + b),
+                0x01010101 * b, 0x01010101 * (4 + b), 0x01010101 * (8 + b), 0x01010101 * (12 + b));
+            __m256i sel_hi = _mm256_add_epi8(sel_lo, _mm256_set1_epi8(2));
+            __m256i bm = _mm256_set1_epi32((int)(0x08040201u << (4 * (l % 2))));
+            __m256i hl = _mm256_and_si256(_mm256_shuffle_epi8(h, sel_lo), bm);
+            __m256i hh = _mm256_and_si256(_mm256_shuffle_epi8(h, sel_hi), bm);
+            lo[l] = _mm256_or_si256(_mm256_and_si256(v, m4),
+                                    _mm256_and_si256(_mm256_cmpeq_epi8(hl, bm), bit4));
+            hi[l] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                    _mm256_and_si256(_mm256_cmpeq_epi8(hh, bm), bit4));
+        }
+        for (int c = 0; c < nc; c++) {
+            const ta_block_q8_0 *y = Q8_COL(c, ib);
+            int32_t yw[8];
+            memcpy(yw, y->qs, sizeof yw);
+            __m256i s_lo = _mm256_setzero_si256(), s_hi = _mm256_setzero_si256();
+            for (int l = 0; l < 4; l++) {
+                s_lo =
+                    _mm256_add_epi16(s_lo, _mm256_maddubs_epi16(lo[l], _mm256_set1_epi32(yw[l])));
+                s_hi = _mm256_add_epi16(s_hi,
+                                        _mm256_maddubs_epi16(hi[l], _mm256_set1_epi32(yw[4 + l])));
+            }
+            __m256i s32 =
+                _mm256_add_epi32(_mm256_madd_epi16(s_lo, ones), _mm256_madd_epi16(s_hi, ones));
+            s32 = _mm256_sub_epi32(s32, _mm256_set1_epi32(16 * q8_sum(y->qs)));
+            acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(ta_h2f(y->d))),
+                                     _mm256_cvtepi32_ps(s32), acc[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
 TA_AVX2_GEMM8(gemm8_q4_0, q4_0x8_body)
+TA_AVX2_GEMM8(gemm8_q5_0, q5_0x8_body)
 TA_AVX2_GEMM8(gemm8_q8_0, q8_0x8_body)
 
 /* ---- activation quantizers (byte for byte the scalar ones) ---- */
@@ -540,6 +574,7 @@ void ta_kernels_avx2_fill(ta_kernels *k)
     k->gemv4[TA_TYPE_Q4_0] = gemv4_q4_0;
     k->gemm8[TA_PACK_Q4_0_X8] = gemm8_q4_0;
     k->gemm8[TA_PACK_Q8_0_X8] = gemm8_q8_0;
+    k->gemm8[TA_PACK_Q5_0_X8] = gemm8_q5_0;
     k->quantize[TA_TYPE_Q8_0] = quantize_q8_0;
     k->quantize[TA_TYPE_Q8_K] = quantize_q8_K;
     k->axpy_f16 = axpy_f16;

@@ -92,6 +92,29 @@ TA_INLINE __m128 ta_h2f4(const ta_f16 *p, size_t stride_bytes)
     return _mm_cvtph_ps(h);
 }
 
+/* Four rows, one column: each row's block sum stays an int32 vector until the four are
+ * reduced together, then one conversion and one FMA serve all four rows. */
+#define TA_AVX2_GEMV4_Q8_0(name, block_t, load_q)                                                  \
+    static void name(int64_t n, const void *w, size_t lw, const void *a, float *out)               \
+    {                                                                                              \
+        const block_t *x[4];                                                                       \
+        for (int r = 0; r < 4; r++)                                                                \
+            x[r] = (const block_t *)((const uint8_t *)w + (size_t)r * lw);                         \
+        const ta_block_q8_0 *y = a;                                                                \
+        __m128 acc = _mm_setzero_ps();                                                             \
+        for (int64_t ib = 0; ib < n / TA_QK; ib++) {                                               \
+            __m256i yq = _mm256_loadu_si256((const __m256i *)y[ib].qs);                            \
+            __m256i s[4];                                                                          \
+            for (int r = 0; r < 4; r++) {                                                          \
+                __m256i q = load_q(&x[r][ib]);                                                     \
+                s[r] = ta_dot_i8(_mm256_sign_epi8(q, q), q, yq);                                   \
+            }                                                                                      \
+            __m128 d = _mm_mul_ps(ta_h2f4(&x[0][ib].d, lw), _mm_set1_ps(ta_h2f(y[ib].d)));         \
+            acc = _mm_fmadd_ps(d, _mm_cvtepi32_ps(ta_reduce4_epi32(s[0], s[1], s[2], s[3])), acc); \
+        }                                                                                          \
+        _mm_storeu_ps(out, acc);                                                                   \
+    }
+
 #define TA_AVX2_GEMM(name, body)                                                                   \
     static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)       \
     {                                                                                              \

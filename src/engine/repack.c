@@ -9,6 +9,9 @@
  * nibbles elements 16+4L..16+4L+3.
  *
  * Q8_0 x 8 (272 bytes): d[r], then qs[32 L + 4 r + k] = row r's qs[4 L + k], L = 0..7.
+ *
+ * Q5_0 x 8 (176 bytes): d[r], then qh[4 r + k] = row r's qh[k] (its 32 fifth bits, one
+ * 32-bit lane per row), then the nibbles as Q4_0 x 8.
  */
 #include "repack.h"
 
@@ -18,10 +21,12 @@
 
 static const struct {
     uint32_t type;
-    size_t src_block, quant_bytes; /* block size in the file, quant bytes in it */
+    size_t src_block, high_bytes, quant_bytes; /* block size in the file, then what
+                                                * follows its F16 scale: fifth bits, quants */
 } packs[TA_PACK_COUNT] = {
-    [TA_PACK_Q4_0_X8] = {TA_TYPE_Q4_0, sizeof(ta_block_q4_0), TA_QK / 2},
-    [TA_PACK_Q8_0_X8] = {TA_TYPE_Q8_0, sizeof(ta_block_q8_0), TA_QK},
+    [TA_PACK_Q4_0_X8] = {TA_TYPE_Q4_0, sizeof(ta_block_q4_0), 0, TA_QK / 2},
+    [TA_PACK_Q8_0_X8] = {TA_TYPE_Q8_0, sizeof(ta_block_q8_0), 0, TA_QK},
+    [TA_PACK_Q5_0_X8] = {TA_TYPE_Q5_0, sizeof(ta_block_q5_0), 4, TA_QK / 2},
 };
 
 int ta_repack_choice(const ta_kernels *k, const ta_gguf_tensor *t)
@@ -36,7 +41,7 @@ int ta_repack_choice(const ta_kernels *k, const ta_gguf_tensor *t)
 void ta_repack_groups(const ta_gguf_tensor *t, int pack, void *dst, uint64_t g_begin,
                       uint64_t g_end)
 {
-    size_t bb = packs[pack].src_block, qb = packs[pack].quant_bytes;
+    size_t bb = packs[pack].src_block, hb = packs[pack].high_bytes, qb = packs[pack].quant_bytes;
     uint64_t nb = t->ne[0] / TA_QK;
     size_t row_bytes = nb * bb;
     const uint8_t *src = t->data;
@@ -49,9 +54,11 @@ void ta_repack_groups(const ta_gguf_tensor *t, int pack, void *dst, uint64_t g_b
                 memcpy(o + 2 * r, blk[r], 2);
             }
             o += 16;
+            for (int r = 0; r < 8 && hb; r++, o += 4)
+                memcpy(o, blk[r] + 2, 4);
             for (size_t l = 0; l < qb / 4; l++)
                 for (int r = 0; r < 8; r++, o += 4)
-                    memcpy(o, blk[r] + 2 + 4 * l, 4);
+                    memcpy(o, blk[r] + 2 + hb + 4 * l, 4);
         }
 }
 
@@ -71,7 +78,7 @@ uint32_t ta_packed_base_type(uint32_t packed_type)
 void ta_unpack_group(const ta_gguf_tensor *packed, uint64_t g, void *dst)
 {
     int pack = (int)(packed->type - TA_PACKED_TYPE);
-    size_t bb = packs[pack].src_block, qb = packs[pack].quant_bytes;
+    size_t bb = packs[pack].src_block, hb = packs[pack].high_bytes, qb = packs[pack].quant_bytes;
     uint64_t nb = packed->ne[0] / TA_QK;
     size_t row_bytes = nb * bb;
     const uint8_t *in = (const uint8_t *)packed->data + g * 8 * row_bytes;
@@ -80,8 +87,10 @@ void ta_unpack_group(const ta_gguf_tensor *packed, uint64_t g, void *dst)
         for (int r = 0; r < 8; r++)
             memcpy(d + (size_t)r * row_bytes + b * bb, in + 2 * r, 2);
         in += 16;
+        for (int r = 0; r < 8 && hb; r++, in += 4)
+            memcpy(d + (size_t)r * row_bytes + b * bb + 2, in, 4);
         for (size_t l = 0; l < qb / 4; l++)
             for (int r = 0; r < 8; r++, in += 4)
-                memcpy(d + (size_t)r * row_bytes + b * bb + 2 + 4 * l, in, 4);
+                memcpy(d + (size_t)r * row_bytes + b * bb + 2 + hb + 4 * l, in, 4);
     }
 }

@@ -1,7 +1,7 @@
 /*
  * repack.h - weights rearranged at load time for the kernels that want them so.
  *
- * A Q4_0 or Q8_0 matrix whose row count is a multiple of 8 can be stored as groups of
+ * A Q4_0, Q5_0 or Q8_0 matrix whose row count is a multiple of 8 can be stored as groups of
  * 8 rows interleaved block by block: the 8 rows' F16 scales side by side, then their
  * quants 4 bytes per row at a time (kernels.h, ta_pack). One 32-byte load then holds 4
  * consecutive elements of each of the 8 rows, one row per 32-bit lane, and a dot

@@ -319,11 +319,13 @@ static void test_packed(void **state)
 {
     (void)state;
     rng r = {31};
-    uint32_t types[] = {TA_TYPE_Q4_0, TA_TYPE_Q8_0};
+    uint32_t types[TA_PACK_COUNT] = {[TA_PACK_Q4_0_X8] = TA_TYPE_Q4_0,
+                                     [TA_PACK_Q8_0_X8] = TA_TYPE_Q8_0,
+                                     [TA_PACK_Q5_0_X8] = TA_TYPE_Q5_0};
     for (const char *const *name = ta_kernels_names(); *name; name++) {
         const ta_kernels *k = ta_kernels_by_name(*name);
         if (!k) continue;
-        for (int ti = 0; ti < 2; ti++) {
+        for (int ti = 0; ti < TA_PACK_COUNT; ti++) {
             uint32_t type = types[ti];
             const ta_quant_ops *ops = ta_quant_ops_get(type);
             int64_t n = 96, rows = 16;

@@ -102,8 +102,8 @@ static const ta_kernels scalar_set = {
 /* ---- choice ---- */
 
 /* A SIMD set as its file defines it, completed with scalar kernels where it has none. */
-static ta_kernels avx2_full;
-static bool avx2_ok;
+static ta_kernels avx2_full, neon_full;
+static bool avx2_ok, neon_ok;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static const ta_kernels *best;
 
@@ -131,6 +131,12 @@ static void init(void)
         best = &avx2_full;
     }
 #endif
+#if TA_KERNELS_NEON
+    ta_kernels_neon_fill(&neon_full);
+    complete(&neon_full);
+    neon_ok = true;
+    best = &neon_full;
+#endif
     const char *want = getenv("TABAGENT_KERNELS");
     if (want && *want) {
         const ta_kernels *k = ta_kernels_by_name(want);
@@ -143,6 +149,7 @@ const ta_kernels *ta_kernels_by_name(const char *name)
     pthread_once(&init_once, init);
     if (!strcmp(name, "scalar")) return &scalar_set;
     if (!strcmp(name, "avx2") && avx2_ok) return &avx2_full;
+    if (!strcmp(name, "neon") && neon_ok) return &neon_full;
     return NULL;
 }
 

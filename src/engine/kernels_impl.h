@@ -17,4 +17,12 @@ void ta_kernels_avx2_fill_more(ta_kernels *k);
 #define TA_KERNELS_X86 0
 #endif
 
+#if defined(__aarch64__)
+#define TA_KERNELS_NEON 1
+/* kernels_neon*.c: Advanced SIMD, which every AArch64 CPU has. */
+void ta_kernels_neon_fill(ta_kernels *k);
+#else
+#define TA_KERNELS_NEON 0
+#endif
+
 #endif

@@ -47,12 +47,13 @@ typedef enum {
     TA_PACK_Q4_0_X8 = 0, /* Q4_0, 8 rows: per block 8 F16 scales, then 4 x 32 bytes of nibbles */
     TA_PACK_Q8_0_X8,     /* Q8_0, 8 rows: per block 8 F16 scales, then 8 x 32 bytes */
     TA_PACK_Q5_0_X8,     /* Q5_0, 8 rows: 8 F16 scales, 8 x 4 bytes of fifth bits, nibbles */
+    TA_PACK_Q4_K_X8,     /* Q4_K, 8 rows, per super-block: scales decoded to bytes, nibbles */
     TA_PACK_COUNT
 } ta_pack;
 #define TA_PACKED_TYPE 1000u
 
 /* out[c * 8 + r] = dot(packed row r, column c) for the 8 rows of one packed group and
- * c < nc <= TA_GEMM_MAX_COLS; columns in the Q8_0 activation format. */
+ * c < nc <= TA_GEMM_MAX_COLS; columns in the activation format of the original type. */
 typedef void (*ta_gemm8_fn)(int64_t n, const void *w8, const void *a, size_t a_stride, int nc,
                             float *out);
 

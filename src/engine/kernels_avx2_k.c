@@ -161,8 +161,90 @@ TA_INLINE void q6_K_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
 
 TA_AVX2_GEMM(gemm_q6_K, q6_K_body)
 
+/* ---- Q4_K packed 8 rows at a time (repack.c) ----
+ *
+ * Lane r is row r. Per sub-block pair c and word L, one load holds 4 elements of each
+ * row (low nibbles: sub-block 2c, high: 2c + 1); a broadcast activation word times it
+ * by maddubs, 8 words summed in int16 (8 * 2 * 15 * 127 < 32768), then one madd by the
+ * lanes' scales. The mins come from the activations' sums, 2 sub-blocks per madd. Two
+ * columns at a time keep the int16 sums in registers. */
+TA_INLINE void q4_Kx8_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc,
+                           float *out)
+{
+    const uint8_t *p = w;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[2], accm[2];
+    for (int c = 0; c < nc; c++)
+        acc[c] = accm[c] = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < n / TA_QK_K; ib++, p += 1184) {
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+        __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
+        const ta_block_q8_K *y[2];
+        __m256i sumi[2], msum[2];
+        for (int c = 0; c < nc; c++) {
+            y[c] = Q8K_COL(c, ib);
+            sumi[c] = _mm256_setzero_si256();
+            /* sums of the 8 sub-blocks of 32, as 4 int32 words of two int16 each */
+            int32_t S[4];
+            _mm_storeu_si128((__m128i *)S,
+                             _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[c]->bsums),
+                                            _mm_loadu_si128((const __m128i *)(y[c]->bsums + 8))));
+            msum[c] = _mm256_setzero_si256();
+            for (int q = 0; q < 4; q++) {
+                __m256i mv =
+                    _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(p + 96 + 16 * q)));
+                msum[c] = _mm256_add_epi32(msum[c], _mm256_madd_epi16(mv, _mm256_set1_epi32(S[q])));
+            }
+        }
+        for (int cp = 0; cp < 4; cp++) {
+            __m256i v0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 32 + 16 * cp)));
+            __m256i v1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 40 + 16 * cp)));
+            __m256i sc_lo = _mm256_or_si256(v0, _mm256_slli_epi32(v0, 16));
+            __m256i sc_hi = _mm256_or_si256(v1, _mm256_slli_epi32(v1, 16));
+            __m256i s_lo[2], s_hi[2];
+            for (int c = 0; c < nc; c++)
+                s_lo[c] = s_hi[c] = _mm256_setzero_si256();
+            for (int l = 0; l < 8; l++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(p + 160 + 32 * (8 * cp + l)));
+                __m256i lo = _mm256_and_si256(v, m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                for (int c = 0; c < nc; c++) {
+                    int32_t wl, wh;
+                    memcpy(&wl, y[c]->qs + 64 * cp + 4 * l, 4);
+                    memcpy(&wh, y[c]->qs + 64 * cp + 32 + 4 * l, 4);
+                    s_lo[c] =
+                        _mm256_add_epi16(s_lo[c], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(wl)));
+                    s_hi[c] =
+                        _mm256_add_epi16(s_hi[c], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(wh)));
+                }
+            }
+            for (int c = 0; c < nc; c++)
+                sumi[c] =
+                    _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_madd_epi16(s_lo[c], sc_lo),
+                                                               _mm256_madd_epi16(s_hi[c], sc_hi)));
+        }
+        for (int c = 0; c < nc; c++) {
+            __m256 dy = _mm256_set1_ps(y[c]->d);
+            acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(d, dy), _mm256_cvtepi32_ps(sumi[c]), acc[c]);
+            accm[c] =
+                _mm256_fmadd_ps(_mm256_mul_ps(dmin, dy), _mm256_cvtepi32_ps(msum[c]), accm[c]);
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        _mm256_storeu_ps(out + 8 * c, _mm256_sub_ps(acc[c], accm[c]));
+}
+
+static void gemm8_q4_K(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)
+{
+    const uint8_t *ap = a;
+    for (; nc >= 2; nc -= 2, ap += 2 * as, out += 16)
+        q4_Kx8_body(n, w, ap, as, 2, out);
+    if (nc) q4_Kx8_body(n, w, ap, as, 1, out);
+}
+
 void ta_kernels_avx2_fill_k(ta_kernels *k)
 {
+    k->gemm8[TA_PACK_Q4_K_X8] = gemm8_q4_K;
     k->gemm[TA_TYPE_Q4_K] = gemm_q4_K;
     k->gemm[TA_TYPE_Q5_K] = gemm_q5_K;
     k->gemm[TA_TYPE_Q6_K] = gemm_q6_K;

@@ -31,10 +31,11 @@ size_t ta_matvec_scratch_bytes(size_t n_in)
 typedef struct mm_job {
     const ta_kernels *k;
     ta_gemm_fn gemm;
-    ta_gemv4_fn gemv4; /* for single tokens, when the set has one */
-    ta_gemm8_fn gemm8; /* packed weights: 8 rows at a time */
-    ta_gemm2_fn gemm2; /* two rows at a time, for float weights */
-    bool float_act;    /* activations are F32 */
+    ta_gemv4_fn gemv4;  /* for single tokens, when the set has one */
+    ta_gemm8_fn gemm8;  /* packed weights: 8 rows at a time */
+    size_t group_bytes; /* packed: bytes of 8 rows */
+    ta_gemm2_fn gemm2;  /* two rows at a time, for float weights */
+    bool float_act;     /* activations are F32 */
     ta_quantize_row_fn quantize;
     const uint8_t *w;
     size_t w_row; /* bytes of a weight row */
@@ -71,8 +72,8 @@ static void run_tiles(void *arg, int64_t begin, int64_t end)
             for (; r < r1; r += 8)
                 for (int64_t t = t0; t < t1; t += TA_GEMM_MAX_COLS) {
                     int nc = (int)(t1 - t < TA_GEMM_MAX_COLS ? t1 - t : TA_GEMM_MAX_COLS);
-                    j->gemm8(j->n_in, j->w + (size_t)r * j->w_row, j->act + (size_t)t * j->a_row,
-                             j->a_row, nc, o8);
+                    j->gemm8(j->n_in, j->w + (size_t)(r / 8) * j->group_bytes,
+                             j->act + (size_t)t * j->a_row, j->a_row, nc, o8);
                     for (int c = 0; c < nc; c++)
                         memcpy(j->y + (size_t)(t + c) * j->ldy + (size_t)r, o8 + 8 * c,
                                8 * sizeof(float));
@@ -141,6 +142,8 @@ void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ld
                 .gemv4 = k->gemv4[type],
                 .gemm2 = k->gemm2[type],
                 .gemm8 = packed ? k->gemm8[w->type - TA_PACKED_TYPE] : NULL,
+                .group_bytes =
+                    packed ? ta_packed_group_bytes((int)(w->type - TA_PACKED_TYPE), w->ne[0]) : 0,
                 .w = w->data,
                 .w_row = ta_type_row_bytes(type, w->ne[0]),
                 .n_in = (int64_t)w->ne[0],

@@ -245,6 +245,11 @@ static void repack_range(void *arg, int64_t begin, int64_t end)
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
+static size_t packed_size(const ta_gguf_tensor *t, int pack)
+{
+    return ta_packed_group_bytes(pack, t->ne[0]) * (size_t)(t->ne[1] / 8);
+}
+
 /* Repacks the matrices the kernels want packed (repack.h), on every core, into memory
  * backed by huge pages where the OS allows (fewer faults now, fewer TLB misses later).
  * Best effort: without memory for the copies the model runs from the file's layout. */
@@ -259,8 +264,10 @@ static void repack_weights(ta_model *m)
     if (!slots || !m->packed) goto out;
     weight_slots(m, slots);
     size_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        if (ta_repack_choice(k, *slots[i]) >= 0) bytes += ((*slots[i])->size + 63) & ~(size_t)63;
+    for (size_t i = 0; i < n; i++) {
+        int pack = ta_repack_choice(k, *slots[i]);
+        if (pack >= 0) bytes += (packed_size(*slots[i], pack) + 63) & ~(size_t)63;
+    }
     if (!bytes) goto out;
     m->packed_bytes = bytes + HUGE_PAGE;
     m->packed_mem =
@@ -293,7 +300,8 @@ static void repack_weights(ta_model *m)
             *pt = *t;
             pt->type = TA_PACKED_TYPE + (uint32_t)pack;
             pt->data = at;
-            at += (t->size + 63) & ~(size_t)63;
+            pt->size = packed_size(t, pack);
+            at += (pt->size + 63) & ~(size_t)63;
             release_pages(t);
         }
         *slots[i] = &m->packed[p];

@@ -321,24 +321,26 @@ static void test_packed(void **state)
     rng r = {31};
     uint32_t types[TA_PACK_COUNT] = {[TA_PACK_Q4_0_X8] = TA_TYPE_Q4_0,
                                      [TA_PACK_Q8_0_X8] = TA_TYPE_Q8_0,
-                                     [TA_PACK_Q5_0_X8] = TA_TYPE_Q5_0};
+                                     [TA_PACK_Q5_0_X8] = TA_TYPE_Q5_0,
+                                     [TA_PACK_Q4_K_X8] = TA_TYPE_Q4_K};
     for (const char *const *name = ta_kernels_names(); *name; name++) {
         const ta_kernels *k = ta_kernels_by_name(*name);
         if (!k) continue;
         for (int ti = 0; ti < TA_PACK_COUNT; ti++) {
             uint32_t type = types[ti];
             const ta_quant_ops *ops = ta_quant_ops_get(type);
-            int64_t n = 96, rows = 16;
-            size_t w_row = ta_type_row_bytes(type, n), a_row = ta_type_row_bytes(TA_TYPE_Q8_0, n);
-            uint8_t *w = malloc(w_row * rows), *packed = malloc(w_row * rows);
+            int64_t n = 512, rows = 16;
+            uint32_t at = ops->vec_dot_type;
+            size_t w_row = ta_type_row_bytes(type, n), a_row = ta_type_row_bytes(at, n);
+            uint8_t *w = malloc(w_row * rows), *packed = malloc(ta_packed_group_bytes(ti, n) * 2);
             uint8_t *back = malloc(w_row * 8), *a = malloc(a_row * TA_GEMM_MAX_COLS);
             for (int64_t i = 0; i < rows; i++)
                 random_blocks(&r, type, w + i * w_row, n);
             for (int c = 0; c < TA_GEMM_MAX_COLS; c++) {
-                float f[96];
+                float f[512];
                 for (int e = 0; e < n; e++)
                     f[e] = rng_normal(&r) * (c == 1 ? 50.0f : 1.0f);
-                ta_quantize_row(TA_TYPE_Q8_0, f, a + c * a_row, n);
+                ta_quantize_row(at, f, a + c * a_row, n);
             }
             ta_gguf_tensor t = {.name = "w",
                                 .type = type,
@@ -357,15 +359,15 @@ static void test_packed(void **state)
                 assert_int_equal(ta_packed_base_type(pt.type), type);
                 if (k == ta_kernels_best()) { /* ta_matmul's packed path, threaded */
                     ta_pool *pool = ta_pool_new(2);
-                    float x[37 * 96], y[37 * 16];
+                    static float x[37 * 512], y[37 * 16];
                     uint8_t *act = malloc(a_row),
-                            *scratch = malloc(ta_matmul_scratch_bytes(96, 37));
-                    for (int i = 0; i < 37 * 96; i++)
+                            *scratch = malloc(ta_matmul_scratch_bytes(512, 37));
+                    for (int i = 0; i < 37 * 512; i++)
                         x[i] = rng_normal(&r);
                     for (uint32_t nt = 1; nt <= 37; nt += 12) {
-                        ta_matmul(pool, &pt, x, 96, y, 16, nt, scratch);
+                        ta_matmul(pool, &pt, x, 512, y, 16, nt, scratch);
                         for (uint32_t tk = 0; tk < nt; tk++) {
-                            ta_quantize_row(TA_TYPE_Q8_0, x + tk * 96, act, n);
+                            ta_quantize_row(at, x + tk * 512, act, n);
                             for (int i = 0; i < rows; i++) {
                                 float ref = ops->vec_dot_ref(n, w + i * w_row, act);
                                 assert_true(fabsf(y[tk * 16 + i] - ref) <=
@@ -382,7 +384,8 @@ static void test_packed(void **state)
                     assert_memory_equal(back, w + g * 8 * w_row, 8 * w_row);
                     for (int nc = 1; nc <= TA_GEMM_MAX_COLS; nc++) {
                         float out[8 * TA_GEMM_MAX_COLS];
-                        k->gemm8[pack](n, packed + g * 8 * w_row, a, a_row, nc, out);
+                        k->gemm8[pack](n, packed + g * ta_packed_group_bytes(pack, n), a, a_row, nc,
+                                       out);
                         for (int c = 0; c < nc; c++)
                             for (int i = 0; i < 8; i++) {
                                 float ref =

@@ -25,13 +25,13 @@ test: setup format-check test-release test-asan test-fuzz
 test-release:
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build build -j$(JOBS)
-	ctest --test-dir build --output-on-failure -j$(JOBS)
+	TABAGENT_PACK_CACHE=$(CURDIR)/build/pack-cache ctest --test-dir build --output-on-failure -j$(JOBS)
 
 test-asan:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTA_SANITIZE=ON
 	cmake --build build-asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir build-asan --output-on-failure -j$(JOBS)
+	  TABAGENT_PACK_CACHE=$(CURDIR)/build-asan/pack-cache ctest --test-dir build-asan --output-on-failure -j$(JOBS)
 
 test-fuzz:
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DTA_FUZZ=ON

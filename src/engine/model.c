@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kernels.h"
+#include "packcache.h"
 #include "repack.h"
 #include "threadpool.h"
 #include "weights.h"
@@ -243,72 +244,100 @@ static void repack_range(void *arg, int64_t begin, int64_t end)
     ta_repack_groups(j->t, j->pack, j->dst, (uint64_t)begin, (uint64_t)end);
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
 static size_t packed_size(const ta_gguf_tensor *t, int pack)
 {
     return ta_packed_group_bytes(pack, t->ne[0]) * (size_t)(t->ne[1] / 8);
 }
 
-/* Repacks the matrices the kernels want packed (repack.h), on every core, into memory
- * backed by huge pages where the OS allows (fewer faults now, fewer TLB misses later).
- * Best effort: without memory for the copies the model runs from the file's layout. */
-static void repack_weights(ta_model *m)
+/* Repacks the matrices the kernels want packed (repack.h), on every core. The packed
+ * copies live in the model's pack cache file (packcache.h) when there can be one: a
+ * valid file is only mapped; otherwise they are repacked into a new file's pages. Without
+ * a cache they go to memory mapped with MAP_POPULATE (faulting pages in one by one, or
+ * asking for huge pages, measured 1.5x to 4x slower on first touch in a VM). Best
+ * effort: without memory for the copies the model runs from the file's layout. */
+static void repack_weights(ta_model *m, const char *path)
 {
     const char *env = getenv("TABAGENT_REPACK");
     if (env && !strcmp(env, "0")) return;
     const ta_kernels *k = ta_kernels_best();
-    size_t n = weight_slots(m, NULL);
+    size_t n = weight_slots(m, NULL), n_uniq = 0;
     const ta_gguf_tensor ***slots = calloc(n, sizeof *slots);
+    const ta_gguf_tensor **uniq = calloc(n, sizeof *uniq);
+    ta_pack_entry *e = calloc(n, sizeof *e);
     m->packed = calloc(n, sizeof *m->packed);
-    if (!slots || !m->packed) goto out;
+    ta_pool *pool = NULL;
+    if (!slots || !uniq || !e || !m->packed) goto out;
     weight_slots(m, slots);
-    size_t bytes = 0;
+    /* A matrix used twice (tied output and embedding are different slots, but a file
+     * may share more) is packed once. */
     for (size_t i = 0; i < n; i++) {
         int pack = ta_repack_choice(k, *slots[i]);
-        if (pack >= 0) bytes += (packed_size(*slots[i], pack) + 63) & ~(size_t)63;
-    }
-    if (!bytes) goto out;
-    m->packed_bytes = bytes + HUGE_PAGE;
-    m->packed_mem =
-        mmap(NULL, m->packed_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m->packed_mem == MAP_FAILED) {
-        m->packed_mem = NULL;
-        goto out;
-    }
-    uint8_t *at = (uint8_t *)(((uintptr_t)m->packed_mem + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
-#ifdef MADV_HUGEPAGE
-    madvise(at, bytes, MADV_HUGEPAGE);
-#endif
-    ta_pool *pool = ta_pool_new(0);
-    for (size_t i = 0; i < n; i++) {
-        const ta_gguf_tensor *t = *slots[i];
-        int pack = ta_repack_choice(k, t);
         if (pack < 0) continue;
-        /* A matrix used twice (tied output and embedding are different slots, but a
-         * file may share more) is packed once. */
-        size_t p = 0;
-        while (p < m->n_packed && m->packed[p].offset != t->offset)
-            p++;
-        if (p == m->n_packed) {
-            repack_job job = {t, pack, at};
+        size_t u = 0;
+        while (u < n_uniq && uniq[u]->offset != (*slots[i])->offset)
+            u++;
+        if (u < n_uniq) continue;
+        uniq[n_uniq] = *slots[i];
+        e[n_uniq].tensor_offset = (*slots[i])->offset;
+        e[n_uniq].pack = (uint32_t)pack;
+        e[n_uniq].size = packed_size(*slots[i], pack);
+        n_uniq++;
+    }
+    if (!n_uniq) goto out;
+    ta_packcache pc;
+    bool cached = ta_packcache_open(path, k->name, e, n_uniq, &pc) == 0;
+    if (cached) {
+        m->packed_mem = pc.map;
+        m->packed_bytes = pc.bytes;
+    } else {
+        size_t bytes = 0;
+        for (size_t u = 0; u < n_uniq; u++) {
+            e[u].data_off = bytes;
+            bytes += (e[u].size + 63) & ~(size_t)63;
+        }
+        m->packed_mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (m->packed_mem == MAP_FAILED) {
+            m->packed_mem = NULL;
+            goto out;
+        }
+        m->packed_bytes = bytes;
+    }
+    bool fill = !cached || !pc.filled;
+    if (fill) pool = ta_pool_new(0);
+    for (size_t u = 0; u < n_uniq; u++) {
+        const ta_gguf_tensor *t = uniq[u];
+        uint8_t *at = (uint8_t *)m->packed_mem + e[u].data_off;
+        if (fill) {
+            repack_job job = {t, (int)e[u].pack, at};
             if (pool)
                 ta_pool_for(pool, (int64_t)(t->ne[1] / 8), repack_range, &job);
             else
                 repack_range(&job, 0, (int64_t)(t->ne[1] / 8));
-            ta_gguf_tensor *pt = &m->packed[m->n_packed++];
-            *pt = *t;
-            pt->type = TA_PACKED_TYPE + (uint32_t)pack;
-            pt->data = at;
-            pt->size = packed_size(t, pack);
-            at += (pt->size + 63) & ~(size_t)63;
             release_pages(t);
         }
-        *slots[i] = &m->packed[p];
+        ta_gguf_tensor *pt = &m->packed[m->n_packed++];
+        *pt = *t;
+        pt->type = TA_PACKED_TYPE + e[u].pack;
+        pt->data = at;
+        pt->size = e[u].size;
     }
-    ta_pool_free(pool);
+    if (cached && !pc.filled) {
+        ta_packcache_commit(&pc);
+        m->packed_mem = pc.map; /* the model unmaps it */
+    }
+    m->packed_from_cache = cached;
+    for (size_t i = 0; i < n; i++)
+        for (size_t u = 0; u < n_uniq; u++)
+            if (uniq[u]->offset == (*slots[i])->offset && ta_repack_choice(k, *slots[i]) >= 0) {
+                *slots[i] = &m->packed[u];
+                break;
+            }
 out:
+    ta_pool_free(pool);
     free(slots);
+    free(uniq);
+    free(e);
 }
 
 ta_model *ta_model_load(const char *path, ta_error *err)
@@ -316,7 +345,7 @@ ta_model *ta_model_load(const char *path, ta_error *err)
     ta_gguf *g = ta_gguf_open(path, err);
     if (!g) return NULL;
     ta_model *m = ta_model_from_gguf(g, err);
-    if (m) repack_weights(m);
+    if (m) repack_weights(m, path);
     return m;
 }
 

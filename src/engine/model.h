@@ -69,8 +69,9 @@ typedef struct ta_model {
     /* Weights repacked for the kernels (repack.h); the pointers above lead here. */
     ta_gguf_tensor *packed;
     size_t n_packed;
-    void *packed_mem;
+    void *packed_mem; /* anonymous memory, or the mapped pack cache file */
     size_t packed_bytes;
+    bool packed_from_cache;
 } ta_model;
 
 /* Opens and validates; takes ownership of g on success and on failure. */

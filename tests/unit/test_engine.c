@@ -228,6 +228,65 @@ static void test_batches_match_single_tokens(void **state)
     unlink(path);
 }
 
+/* Packed weights are written to the pack cache on the first load and mapped from it
+ * after; a damaged cache file is ignored and rewritten; the logits never change. */
+static void test_pack_cache(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ta-packcache-XXXXXX", path[] = "/tmp/ta-pack-model-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    setenv("TABAGENT_PACK_CACHE", dir, 1);
+    ta_synth_params sp = {.arch = TA_ARCH_LLAMA,
+                          .shape = ta_synth_shape_find("tiny"),
+                          .type = ta_synth_parse_type("Q4_K_M"),
+                          .seed = 3,
+                          .threads = 1};
+    ta_error err;
+    assert_int_equal(ta_synth_write(&sp, path, NULL, &err), TA_OK);
+    int32_t toks[9] = {1, 5, 9, 200, 31, 7, 77, 300, 2};
+    float first[512];
+    char cache_file[512] = "";
+    for (int round = 0; round < 4; round++) {
+        if (round == 3) setenv("TABAGENT_PACK_CACHE", "0", 1); /* off: packed in memory */
+        ta_model *m = ta_model_load(path, &err);
+        assert_non_null(m);
+        assert_true(m->n_packed > 0);
+        assert_int_equal(m->packed_from_cache, round < 3);
+        ta_ctx_params cp = {.n_ctx = 16};
+        ta_ctx *c = ta_ctx_new(m, &cp, &err);
+        assert_int_equal(ta_ctx_eval(c, toks, 9, &err), TA_OK);
+        if (round == 0)
+            memcpy(first, ta_ctx_logits(c), sizeof first);
+        else
+            assert_memory_equal(first, ta_ctx_logits(c), sizeof first);
+        ta_ctx_free(c);
+        ta_model_free(m);
+        if (round == 0) { /* find the file, then damage its header */
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, "ls %s/*.tapack", dir);
+            FILE *f = popen(cmd, "r");
+            assert_non_null(f);
+            assert_non_null(fgets(cache_file, sizeof cache_file, f));
+            pclose(f);
+            cache_file[strcspn(cache_file, "\n")] = '\0';
+        }
+        if (round == 1) {
+            FILE *f = fopen(cache_file, "r+b");
+            assert_non_null(f);
+            fseek(f, 20, SEEK_SET);
+            fputc(0x5a, f);
+            fclose(f);
+        }
+    }
+    unsetenv("TABAGENT_PACK_CACHE");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, path);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* A copy of stories260K with one change, written by the project's GGUF writer. */
 typedef enum { DROP_TENSOR, RESHAPE_TENSOR, SHRINK_VOCAB } mutation;
 
@@ -426,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_sampler),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_batches_match_single_tokens),
+        cmocka_unit_test(test_pack_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

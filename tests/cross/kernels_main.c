@@ -1,0 +1,391 @@
+/*
+ * kernels_main.c - a self-contained checker (no cmocka, no project libraries beyond the
+ * engine's quant and kernel files) for a SIMD kernel set against the scalar reference.
+ * Built for AArch64 by tests/cross/neon_kernels.sh and run under qemu-aarch64, since
+ * the whole project cannot be cross-built here; it repeats the checks of
+ * tests/unit/test_kernels.c for one set:
+ *   - gemm of every weight type, n = 1, 3, 8 blocks (float types also n = 37), rows
+ *     from quantized random floats and from random bytes with sane F16 scales, every
+ *     column count 1..TA_GEMM_MAX_COLS, against vec_dot_ref with tolerance
+ *     1e-5 * sum |x_i y_i| + 1e-6; outputs past nc must stay untouched;
+ *   - gemm2 / gemv4 where the set has them;
+ *   - the Q8_0 and Q8_K activation quantizers byte for byte (ties at half steps,
+ *     zeros, tiny values, the largest magnitude twice with both signs);
+ *   - axpy_f16, wsum_f16, exp_sum and silu_mul as the unit test does.
+ * Usage: kernels_main [set-name] (default "neon"). Prints a summary; exits 1 on any
+ * failure, 2 when the set is not available.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/f16.h"
+#include "engine/kernels.h"
+#include "engine/kernels_impl.h"
+#include "engine/quant.h"
+
+static int n_checks, n_fail;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        n_checks++;                                                                                \
+        if (!(cond)) {                                                                             \
+            if (n_fail++ < 20) {                                                                   \
+                printf("FAIL: ");                                                                  \
+                printf(__VA_ARGS__);                                                               \
+                printf("\n");                                                                      \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+typedef struct {
+    uint64_t s;
+} rng;
+
+static uint64_t rng_next(rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return r->s * 0x2545f4914f6cdd1dull;
+}
+
+static float rng_normal(rng *r)
+{
+    double u1 = ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
+    double u2 = ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        printf("out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+static const uint32_t weight_types[] = {
+    TA_TYPE_F32,  TA_TYPE_F16,  TA_TYPE_BF16, TA_TYPE_Q4_0, TA_TYPE_Q4_1,
+    TA_TYPE_Q5_0, TA_TYPE_Q5_1, TA_TYPE_Q8_0, TA_TYPE_Q2_K, TA_TYPE_Q3_K,
+    TA_TYPE_Q4_K, TA_TYPE_Q5_K, TA_TYPE_Q6_K,
+};
+#define N_TYPES (sizeof weight_types / sizeof weight_types[0])
+
+static bool is_float_type(uint32_t type)
+{
+    return type == TA_TYPE_F32 || type == TA_TYPE_F16 || type == TA_TYPE_BF16;
+}
+
+/* Random bytes for a quantized row, with every F16 scale field set to a sane value (a
+ * random half could be NaN or huge); the quants keep every bit pattern. */
+static void random_blocks(rng *r, uint32_t type, void *dst, int64_t n)
+{
+    size_t bytes = ta_type_row_bytes(type, (uint64_t)n);
+    uint8_t *p = dst;
+    for (size_t i = 0; i < bytes; i++)
+        p[i] = (uint8_t)rng_next(r);
+    size_t bb = ta_type_get(type)->block_bytes;
+    size_t d_off[2] = {SIZE_MAX, SIZE_MAX};
+    switch (type) {
+    case TA_TYPE_Q4_0:
+    case TA_TYPE_Q5_0:
+    case TA_TYPE_Q8_0: d_off[0] = 0; break;
+    case TA_TYPE_Q4_1:
+    case TA_TYPE_Q5_1:
+    case TA_TYPE_Q4_K:
+    case TA_TYPE_Q5_K: d_off[0] = 0, d_off[1] = 2; break;
+    case TA_TYPE_Q2_K:
+        d_off[0] = offsetof(ta_block_q2_K, d), d_off[1] = offsetof(ta_block_q2_K, dmin);
+        break;
+    case TA_TYPE_Q3_K: d_off[0] = offsetof(ta_block_q3_K, d); break;
+    case TA_TYPE_Q6_K: d_off[0] = offsetof(ta_block_q6_K, d); break;
+    default: break;
+    }
+    for (size_t b = 0; b < bytes / bb; b++)
+        for (int k = 0; k < 2; k++)
+            if (d_off[k] != SIZE_MAX) {
+                ta_f16 h = ta_f32_to_f16(0.001f + 0.01f * (float)(rng_next(r) % 100) / 100.0f);
+                memcpy(p + b * bb + d_off[k], &h, sizeof h);
+            }
+}
+
+/* sum |x_i y_i| of a weight row and an activation row, which bounds rounding error. */
+static double magnitude(const ta_quant_ops *ops, const ta_quant_ops *aops, const void *w,
+                        const void *a, int64_t n)
+{
+    float *xd = xmalloc((size_t)n * 2 * sizeof(float));
+    ops->dequantize_row(w, xd, n);
+    aops->dequantize_row(a, xd + n, n);
+    double mag = 0;
+    for (int64_t e = 0; e < n; e++)
+        mag += fabs((double)xd[e] * xd[n + e]);
+    free(xd);
+    return mag;
+}
+
+/* One weight type: ROWS rows x COLS columns of gemm results against the reference. */
+static void check_type(const ta_kernels *k, uint32_t type, int64_t n, bool raw, rng *r)
+{
+    const ta_quant_ops *ops = ta_quant_ops_get(type);
+    const ta_quant_ops *aops = ta_quant_ops_get(ops->vec_dot_type);
+    const char *tn = ta_type_get(type)->name;
+    enum { ROWS = 3, COLS = TA_GEMM_MAX_COLS };
+    size_t w_row = ta_type_row_bytes(type, (uint64_t)n);
+    size_t a_row = ta_type_row_bytes(ops->vec_dot_type, (uint64_t)n);
+    uint8_t *w = xmalloc(w_row * 4), *a = xmalloc(a_row * COLS);
+    float *f = xmalloc((size_t)n * sizeof(float));
+    for (int i = 0; i < ROWS; i++) {
+        if (raw && !is_float_type(type)) {
+            random_blocks(r, type, w + i * w_row, n);
+        } else {
+            for (int64_t e = 0; e < n; e++)
+                f[e] = rng_normal(r) * (raw ? 3.0f : 1.0f);
+            ops->quantize_row(f, w + i * w_row, n);
+        }
+    }
+    memcpy(w + 3 * w_row, w, w_row); /* a fourth row for gemv4: row 0 again */
+    for (int c = 0; c < COLS; c++) {
+        for (int64_t e = 0; e < n; e++)
+            f[e] = rng_normal(r) * (c == 0 && raw ? 100.0f : 1.0f);
+        if (c == 1 && raw) /* a column of extremes: every quant at +-127 */
+            for (int64_t e = 0; e < n; e++)
+                f[e] = e % 3 ? 5.0f : -5.0f;
+        aops->quantize_row(f, a + c * a_row, n);
+    }
+    float ref[4][COLS];
+    double tol[4][COLS];
+    for (int i = 0; i < 4; i++)
+        for (int c = 0; c < COLS; c++) {
+            ref[i][c] = ops->vec_dot_ref(n, w + i * w_row, a + c * a_row);
+            tol[i][c] = 1e-5 * magnitude(ops, aops, w + i * w_row, a + c * a_row, n) + 1e-6;
+        }
+    for (int i = 0; i < ROWS; i++)
+        for (int nc = 1; nc <= COLS; nc++) {
+            float out[COLS + 1];
+            for (int c = 0; c <= COLS; c++)
+                out[c] = -12345.0f;
+            k->gemm[type](n, w + i * w_row, a, a_row, nc, out);
+            for (int c = 0; c < nc; c++)
+                CHECK(fabs((double)out[c] - ref[i][c]) <= tol[i][c],
+                      "%s %s gemm n=%lld raw=%d row %d nc=%d col %d: got %.9g, reference %.9g",
+                      k->name, tn, (long long)n, raw, i, nc, c, (double)out[c], (double)ref[i][c]);
+            for (int c = nc; c <= COLS; c++)
+                CHECK(out[c] == -12345.0f, "%s %s gemm nc=%d wrote out[%d]", k->name, tn, nc, c);
+        }
+    if (k->gemm2[type])
+        for (int nc = 1; nc <= COLS; nc++) {
+            float out2[2 * COLS];
+            k->gemm2[type](n, w, w_row, a, a_row, nc, out2);
+            for (int c = 0; c < nc; c++)
+                for (int i = 0; i < 2; i++)
+                    CHECK(fabs((double)out2[2 * c + i] - ref[i][c]) <= tol[i][c],
+                          "%s %s gemm2 n=%lld nc=%d col %d row %d: got %.9g, reference %.9g",
+                          k->name, tn, (long long)n, nc, c, i, (double)out2[2 * c + i],
+                          (double)ref[i][c]);
+        }
+    if (k->gemv4[type]) {
+        float out4[4];
+        k->gemv4[type](n, w, w_row, a + a_row, out4);
+        for (int i = 0; i < 4; i++)
+            CHECK(fabs((double)out4[i] - ref[i][1]) <= tol[i][1],
+                  "%s %s gemv4 n=%lld raw=%d row %d: got %.9g, reference %.9g", k->name, tn,
+                  (long long)n, raw, i, (double)out4[i], (double)ref[i][1]);
+    }
+    free(w);
+    free(a);
+    free(f);
+}
+
+static void check_gemm(const ta_kernels *k, const ta_kernels *native)
+{
+    rng r = {0x1234567};
+    char done[256] = "";
+    for (size_t t = 0; t < N_TYPES; t++) {
+        uint32_t type = weight_types[t];
+        int64_t blk = ta_type_get(ta_quant_ops_get(type)->vec_dot_type)->block_elems;
+        if (ta_type_get(type)->block_elems > blk) blk = ta_type_get(type)->block_elems;
+        if (blk < 32) blk = 32;
+        int64_t sizes[] = {blk, 3 * blk, 8 * blk};
+        for (int s = 0; s < 3; s++) {
+            check_type(k, type, sizes[s], false, &r);
+            check_type(k, type, sizes[s], true, &r);
+        }
+        if (is_float_type(type)) check_type(k, type, 37, false, &r); /* any length */
+        size_t len = strlen(done);
+        snprintf(done + len, sizeof done - len, " %s%s", ta_type_get(type)->name,
+                 native->gemm[type] ? "" : "(scalar)");
+    }
+    printf("gemm:%s\n", done);
+}
+
+/* The activation quantizers give the scalar bytes exactly. */
+static void check_quantizers(const ta_kernels *k)
+{
+    rng r = {99};
+    const ta_kernels *ref = ta_kernels_by_name("scalar");
+    enum { N = 1024 };
+    static float x[N];
+    static uint8_t qa[N * 2], qb[N * 2];
+    uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K};
+    int rounds = 0;
+    for (int round = 0; round < 60; round++) {
+        for (int i = 0; i < N; i++)
+            x[i] = rng_normal(&r) * (round % 5 == 0 ? 1e-3f : 2.0f);
+        if (round % 4 == 1) /* ties of the rounding: multiples of half a step */
+            for (int i = 0; i < N; i++)
+                x[i] = (float)((int)(rng_next(&r) % 255) - 127) * 0.5f;
+        if (round % 4 == 2) { /* the largest magnitude twice, with both signs */
+            x[5] = -7.0f;
+            x[77] = 7.0f;
+            x[300] = 9.0f;
+            x[301] = -9.0f;
+        }
+        if (round == 3) memset(x, 0, sizeof x);
+        if (round == 7) /* exact half steps: with max 127 the scales are exactly +-1 */
+            for (int i = 0; i < N; i++)
+                x[i] = i % 32 == 0 ? (i % 64 ? -127.0f : 127.0f)
+                                   : (float)((int)(rng_next(&r) % 254) - 127) + 0.5f;
+        if (round == 11) /* tiny blocks (below the 1e-30 cut), -0.0, a block of zeros */
+            for (int i = 0; i < N; i++)
+                x[i] = i < 256 ? 1e-31f * (float)(i % 7) : i < 512 ? -0.0f : x[i];
+        if (round == 13) /* subnormals and +-max of each block at its last element */
+            for (int i = 0; i < N; i++)
+                x[i] = i % 32 == 31 ? (i % 64 == 31 ? 1e-20f : -1e-20f) : 1e-40f * (float)(i % 5);
+        if (round == 15) /* large values, near the F16 limit of the Q8_0 scale */
+            for (int i = 0; i < N; i++)
+                x[i] = rng_normal(&r) * 3e6f;
+        for (int t = 0; t < 2; t++) {
+            size_t bytes = ta_type_row_bytes(types[t], N);
+            memset(qa, 0xaa, sizeof qa);
+            memset(qb, 0x55, sizeof qb);
+            ref->quantize[types[t]](x, qa, N);
+            k->quantize[types[t]](x, qb, N);
+            size_t at = 0;
+            while (at < bytes && qa[at] == qb[at])
+                at++;
+            CHECK(at == bytes, "%s %s quantizer differs from scalar (round %d, byte %zu)", k->name,
+                  ta_type_get(types[t])->name, round, at);
+            /* short rows: one block */
+            size_t one = ta_type_row_bytes(types[t], ta_type_get(types[t])->block_elems);
+            memset(qa, 0xaa, sizeof qa);
+            memset(qb, 0x55, sizeof qb);
+            ref->quantize[types[t]](x, qa, ta_type_get(types[t])->block_elems);
+            k->quantize[types[t]](x, qb, ta_type_get(types[t])->block_elems);
+            CHECK(!memcmp(qa, qb, one), "%s %s one-block quantizer differs (round %d)", k->name,
+                  ta_type_get(types[t])->name, round);
+        }
+        rounds++;
+    }
+    printf("quantizers: Q8_0 Q8_K, %d rounds of %d floats, byte for byte\n", rounds, N);
+}
+
+static void check_helpers(const ta_kernels *k)
+{
+    rng r = {5};
+    const ta_kernels *ref = ta_kernels_by_name("scalar");
+    for (int n = 1; n < 70; n += 7) {
+        ta_f16 x[80];
+        float y[80], want[80];
+        for (int i = 0; i < n; i++) {
+            x[i] = ta_f32_to_f16(rng_normal(&r));
+            y[i] = want[i] = rng_normal(&r);
+            want[i] += 0.75f * ta_f16_to_f32(x[i]);
+        }
+        k->axpy_f16(n, 0.75f, x, y);
+        for (int i = 0; i < n; i++)
+            CHECK(fabsf(y[i] - want[i]) <= 1e-6f * (1 + fabsf(want[i])), "%s axpy_f16 n=%d i=%d",
+                  k->name, n, i);
+    }
+    int64_t hds[] = {64, 80, 7};
+    for (int h = 0; h < 3; h++) {
+        int64_t hd = hds[h], n_pos = 45;
+        size_t lv = (size_t)hd * 3, lw = 50, lo = (size_t)hd + 4;
+        ta_f16 *v = xmalloc((size_t)n_pos * lv * sizeof(ta_f16));
+        static float w[TA_GEMM_MAX_COLS * 50], got[TA_GEMM_MAX_COLS * 90],
+            want[TA_GEMM_MAX_COLS * 90];
+        for (size_t i = 0; i < (size_t)n_pos * lv; i++)
+            v[i] = ta_f32_to_f16(rng_normal(&r));
+        for (int i = 0; i < TA_GEMM_MAX_COLS * 50; i++)
+            w[i] = (float)(rng_next(&r) % 1000) / 1000.0f;
+        for (int nq = 1; nq <= TA_GEMM_MAX_COLS; nq++) {
+            k->wsum_f16(n_pos, hd, v, lv, w, lw, nq, got, lo);
+            ref->wsum_f16(n_pos, hd, v, lv, w, lw, nq, want, lo);
+            for (int i = 0; i < nq; i++)
+                for (int64_t d = 0; d < hd; d++)
+                    CHECK(fabsf(got[i * lo + d] - want[i * lo + d]) <=
+                              1e-5f * (1 + fabsf(want[i * lo + d])),
+                          "%s wsum_f16 hd=%lld nq=%d q=%d d=%lld: %g vs %g", k->name, (long long)hd,
+                          nq, i, (long long)d, (double)got[i * lo + d], (double)want[i * lo + d]);
+        }
+        free(v);
+    }
+    enum { N = 2003 };
+    static float x[N], e[N], g[N], u[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = -100.0f + 100.0f * (float)i / N; /* softmax inputs are <= 0 */
+        g[i] = -30.0f + 60.0f * (float)i / N;
+        u[i] = rng_normal(&r);
+    }
+    memcpy(e, x, sizeof x);
+    float sum = k->exp_sum(N, e, -1.5f);
+    double want_sum = 0;
+    for (int i = 0; i < N; i++) {
+        double want = exp((double)x[i] + 1.5);
+        want_sum += want;
+        CHECK(fabs(e[i] - want) <= 2e-6 * want + 1e-37, "%s exp(%g) = %g, want %g", k->name,
+              (double)x[i] + 1.5, (double)e[i], want);
+    }
+    CHECK(fabs(sum - want_sum) <= 1e-5 * want_sum, "%s exp_sum %g, want %g", k->name, (double)sum,
+          want_sum);
+    memcpy(e, g, sizeof g);
+    k->silu_mul(N, e, u);
+    for (int i = 0; i < N; i++) {
+        double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * u[i];
+        CHECK(fabs(e[i] - want) <= 3e-6 * fabs(want) + 1e-30, "%s silu(%g) * %g = %g, want %g",
+              k->name, (double)g[i], (double)u[i], (double)e[i], want);
+    }
+    printf("helpers: axpy_f16 wsum_f16 exp_sum silu_mul\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = argc > 1 ? argv[1] : "neon";
+    const ta_kernels *k = ta_kernels_by_name(name);
+    if (!k) {
+        printf("kernel set %s: not available on this CPU/build\n", name);
+        return 2;
+    }
+    /* What the set's file itself fills in (the rest falls back to scalar). */
+    ta_kernels native;
+    memset(&native, 0, sizeof native);
+#if TA_KERNELS_NEON
+    if (!strcmp(name, "neon")) ta_kernels_neon_fill(&native);
+#endif
+#if TA_KERNELS_X86
+    if (!strcmp(name, "avx2")) ta_kernels_avx2_fill(&native);
+#endif
+    if (!strcmp(name, "scalar")) native = *k;
+    printf("kernel set %s (best here: %s)%s\n", k->name, ta_kernels_best()->name,
+#if defined(__ARM_FEATURE_DOTPROD)
+           ", dotprod"
+#else
+           ""
+#endif
+    );
+    printf("native: quantize%s%s, helpers%s%s%s%s\n", native.quantize[TA_TYPE_Q8_0] ? " Q8_0" : "",
+           native.quantize[TA_TYPE_Q8_K] ? " Q8_K" : "", native.axpy_f16 ? " axpy_f16" : "",
+           native.wsum_f16 ? " wsum_f16" : "", native.exp_sum ? " exp_sum" : "",
+           native.silu_mul ? " silu_mul" : "");
+    check_gemm(k, &native);
+    check_quantizers(k);
+    check_helpers(k);
+    printf("%s: %d checks, %d failed\n", n_fail ? "FAILED" : "OK", n_checks, n_fail);
+    return n_fail ? 1 : 0;
+}

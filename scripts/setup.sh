@@ -11,6 +11,7 @@ packages=(
   libmicrohttpd-dev libjansson-dev libcmocka-dev libpcre2-dev libutf8proc-dev
   curl wrk openssl iproute2 util-linux procps
   python3 python3-numpy
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   chromium nodejs npm
 )
 

@@ -166,6 +166,9 @@ const char *const *ta_kernels_names(void)
 #if TA_KERNELS_X86
         "avx2",
 #endif
+#if TA_KERNELS_NEON
+        "neon",
+#endif
         NULL
     };
     return names;

@@ -1,9 +1,9 @@
 /*
- * kernels_neon.c - the "neon" kernel set: AArch64 Advanced SIMD kernels for the float
- * types, the 32-element types Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and the K-quants Q4_K, Q5_K,
- * Q6_K; the activation quantizers (Q8_0, Q8_K); and the attention, softmax and SwiGLU
- * helpers. Types without a kernel here (BF16, Q2_K, Q3_K) stay NULL and kernels.c fills
- * them in from the scalar set.
+ * kernels_neon.c - the "neon" kernel set: AArch64 Advanced SIMD gemm kernels for every
+ * weight type (F32, F16, BF16; Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; Q2_K .. Q6_K), the
+ * activation quantizers (Q8_0, Q8_K), and the attention, softmax and SwiGLU helpers.
+ * The optional entries (gemv4, gemm2, gemm8 for packed weights) stay NULL, so the
+ * callers fall back to gemm row by row and unpacked weights.
  *
  * Baseline ARMv8.0 NEON, which every AArch64 CPU has; where the compiler targets the
  * dot-product extension (__ARM_FEATURE_DOTPROD, e.g. -march=armv8.2-a+dotprod) the
@@ -43,6 +43,12 @@ TA_INLINE float32x4_t load4_f16(const ta_f16 *p)
 TA_INLINE float32x4_t load4_f32(const float *p)
 {
     return vld1q_f32(p);
+}
+
+/* BF16 -> float is a 16-bit shift. */
+TA_INLINE float32x4_t load4_bf16(const ta_bf16 *p)
+{
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
 }
 
 TA_INLINE float f32_id(float v)
@@ -105,6 +111,7 @@ TA_INLINE int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b)
 
 FLOAT_DOT1(dot1_f16, ta_f16, load4_f16, h2f)
 FLOAT_DOT1(dot1_f32, float, load4_f32, f32_id)
+FLOAT_DOT1(dot1_bf16, ta_bf16, load4_bf16, ta_bf16_to_f32)
 
 /* Several columns: each 8 weights are converted once and used nc times. */
 #define FLOAT_BODY(name, T, load4, to_f32, dot1)                                                   \
@@ -138,8 +145,10 @@ FLOAT_DOT1(dot1_f32, float, load4_f32, f32_id)
 
 FLOAT_BODY(f16_body, ta_f16, load4_f16, h2f, dot1_f16)
 FLOAT_BODY(f32_body, float, load4_f32, f32_id, dot1_f32)
+FLOAT_BODY(bf16_body, ta_bf16, load4_bf16, ta_bf16_to_f32, dot1_bf16)
 NEON_GEMM(gemm_f16, f16_body)
 NEON_GEMM(gemm_f32, f32_body)
+NEON_GEMM(gemm_bf16, bf16_body)
 
 /* ---- the 32-element types against Q8_0 activations ----
  *
@@ -417,6 +426,119 @@ TA_INLINE void q6_K_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
 
 NEON_GEMM(gemm_q6_K, q6_K_body)
 
+/* Q2_K and Q3_K: 2-bit fields in 128-element halves (element 128h + 32k + l at bit 2k
+ * of byte 32h + l), sub-blocks of 16 with 4-bit (Q2_K) or 6-bit signed (Q3_K) scales. */
+
+/* The 16 signed scales of a Q3_K super-block (layout in quant_blocks.h). */
+TA_INLINE void q3k_scales(const uint8_t s[12], int sc[16])
+{
+    for (int j = 0; j < 16; j++) {
+        int lo = j < 8 ? s[j] & 15 : s[j - 8] >> 4;
+        int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+        sc[j] = (lo | hi << 4) - 32;
+    }
+}
+
+/* sum (d sc q - dmin m) (dy qy) = dy (d sum sc (q qy) - dmin sum m bsums). */
+TA_INLINE void q2_K_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)
+{
+    const ta_block_q2_K *x = w;
+    float32x4_t acc[4];
+    float accm[4];
+    for (int c = 0; c < nc; c++) {
+        acc[c] = vdupq_n_f32(0.0f);
+        accm[c] = 0.0f;
+    }
+    const uint8x16_t three = vdupq_n_u8(3);
+    for (int64_t ib = 0; ib < n / TA_QK_K; ib++) {
+        const ta_block_q2_K *b = &x[ib];
+        int32x4_t sumi[4];
+        for (int c = 0; c < nc; c++)
+            sumi[c] = vdupq_n_s32(0);
+        for (int h = 0; h < 2; h++) {
+            uint8x16_t b0 = vld1q_u8(b->qs + 32 * h), b1 = vld1q_u8(b->qs + 32 * h + 16);
+            for (int k = 0; k < 4; k++) {
+                int8x16_t q0 = vreinterpretq_s8_u8(vandq_u8(b0, three));
+                int8x16_t q1 = vreinterpretq_s8_u8(vandq_u8(b1, three));
+                b0 = vshrq_n_u8(b0, 2);
+                b1 = vshrq_n_u8(b1, 2);
+                int s = 8 * h + 2 * k;
+                for (int c = 0; c < nc; c++) {
+                    const int8_t *y = Q8K_COL(c, ib)->qs + 128 * h + 32 * k;
+                    int32x4_t p0 = dot16(vdupq_n_s32(0), q0, vld1q_s8(y));
+                    int32x4_t p1 = dot16(vdupq_n_s32(0), q1, vld1q_s8(y + 16));
+                    sumi[c] = vmlaq_n_s32(sumi[c], p0, b->scales[s] & 15);
+                    sumi[c] = vmlaq_n_s32(sumi[c], p1, b->scales[s + 1] & 15);
+                }
+            }
+        }
+        uint8x16_t sc8 = vld1q_u8(b->scales);
+        int16x8_t m_lo = vreinterpretq_s16_u16(vmovl_u8(vshr_n_u8(vget_low_u8(sc8), 4)));
+        int16x8_t m_hi = vreinterpretq_s16_u16(vmovl_u8(vshr_n_u8(vget_high_u8(sc8), 4)));
+        float d = h2f(b->d), dmin = h2f(b->dmin);
+        for (int c = 0; c < nc; c++) {
+            const ta_block_q8_K *y = Q8K_COL(c, ib);
+            int16x8_t bs_lo = vld1q_s16(y->bsums), bs_hi = vld1q_s16(y->bsums + 8);
+            int32x4_t mp = vmull_s16(vget_low_s16(m_lo), vget_low_s16(bs_lo));
+            mp = vmlal_high_s16(mp, m_lo, bs_lo);
+            mp = vmlal_s16(mp, vget_low_s16(m_hi), vget_low_s16(bs_hi));
+            mp = vmlal_high_s16(mp, m_hi, bs_hi);
+            acc[c] = vfmaq_n_f32(acc[c], vcvtq_f32_s32(sumi[c]), d * y->d);
+            accm[c] += dmin * y->d * (float)vaddvq_s32(mp);
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        out[c] = vaddvq_f32(acc[c]) - accm[c];
+}
+
+/* Q3_K: levels (low 2 bits | hmask bit << 2) - 4, in -4..3. */
+TA_INLINE void q3_K_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)
+{
+    const ta_block_q3_K *x = w;
+    float32x4_t acc[4];
+    for (int c = 0; c < nc; c++)
+        acc[c] = vdupq_n_f32(0.0f);
+    const uint8x16_t three = vdupq_n_u8(3), four = vdupq_n_u8(4);
+    for (int64_t ib = 0; ib < n / TA_QK_K; ib++) {
+        const ta_block_q3_K *b = &x[ib];
+        int sc[16];
+        q3k_scales(b->scales, sc);
+        uint8x16_t hm0 = vld1q_u8(b->hmask), hm1 = vld1q_u8(b->hmask + 16);
+        int32x4_t sumi[4];
+        for (int c = 0; c < nc; c++)
+            sumi[c] = vdupq_n_s32(0);
+        for (int h = 0; h < 2; h++) {
+            uint8x16_t b0 = vld1q_u8(b->qs + 32 * h), b1 = vld1q_u8(b->qs + 32 * h + 16);
+            for (int k = 0; k < 4; k++) {
+                /* bit 2 of the level: bit 4h + k of hmask[l] */
+                uint8x16_t bit = vdupq_n_u8((uint8_t)(1u << (4 * h + k)));
+                uint8x16_t u0 = vorrq_u8(vandq_u8(b0, three), vandq_u8(vtstq_u8(hm0, bit), four));
+                uint8x16_t u1 = vorrq_u8(vandq_u8(b1, three), vandq_u8(vtstq_u8(hm1, bit), four));
+                int8x16_t q0 = vsubq_s8(vreinterpretq_s8_u8(u0), vdupq_n_s8(4));
+                int8x16_t q1 = vsubq_s8(vreinterpretq_s8_u8(u1), vdupq_n_s8(4));
+                b0 = vshrq_n_u8(b0, 2);
+                b1 = vshrq_n_u8(b1, 2);
+                int s = 8 * h + 2 * k;
+                for (int c = 0; c < nc; c++) {
+                    const int8_t *y = Q8K_COL(c, ib)->qs + 128 * h + 32 * k;
+                    int32x4_t p0 = dot16(vdupq_n_s32(0), q0, vld1q_s8(y));
+                    int32x4_t p1 = dot16(vdupq_n_s32(0), q1, vld1q_s8(y + 16));
+                    sumi[c] = vmlaq_n_s32(sumi[c], p0, sc[s]);
+                    sumi[c] = vmlaq_n_s32(sumi[c], p1, sc[s + 1]);
+                }
+            }
+        }
+        float d = h2f(b->d);
+        for (int c = 0; c < nc; c++)
+            acc[c] = vfmaq_n_f32(acc[c], vcvtq_f32_s32(sumi[c]), d * Q8K_COL(c, ib)->d);
+    }
+    for (int c = 0; c < nc; c++)
+        out[c] = vaddvq_f32(acc[c]);
+}
+
+NEON_GEMM(gemm_q2_K, q2_K_body)
+NEON_GEMM(gemm_q3_K, q3_K_body)
+
 /* ---- activation quantizers (byte-identical to quant_legacy.c / quant_k.c) ---- */
 
 /* 16 floats -> 16 int8, rounded to nearest even and clamped to -127..127 (the
@@ -603,11 +725,14 @@ void ta_kernels_neon_fill(ta_kernels *k)
     k->name = "neon";
     k->gemm[TA_TYPE_F32] = gemm_f32;
     k->gemm[TA_TYPE_F16] = gemm_f16;
+    k->gemm[TA_TYPE_BF16] = gemm_bf16;
     k->gemm[TA_TYPE_Q4_0] = gemm_q4_0;
     k->gemm[TA_TYPE_Q4_1] = gemm_q4_1;
     k->gemm[TA_TYPE_Q5_0] = gemm_q5_0;
     k->gemm[TA_TYPE_Q5_1] = gemm_q5_1;
     k->gemm[TA_TYPE_Q8_0] = gemm_q8_0;
+    k->gemm[TA_TYPE_Q2_K] = gemm_q2_K;
+    k->gemm[TA_TYPE_Q3_K] = gemm_q3_K;
     k->gemm[TA_TYPE_Q4_K] = gemm_q4_K;
     k->gemm[TA_TYPE_Q5_K] = gemm_q5_K;
     k->gemm[TA_TYPE_Q6_K] = gemm_q6_K;

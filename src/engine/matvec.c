@@ -13,8 +13,6 @@
 /* Tokens per tile: the tile's activations (at most ~9 KB a token for the widest
  * matrices) stay in L2 while the rows stream past. */
 #define TILE_TOKENS 48
-/* Elements of K per pass of the float kernels (12 tokens x 512 floats = 24 KB of L1). */
-#define K_SLICE 512
 
 size_t ta_matmul_scratch_bytes(size_t n_in, uint32_t n_tok)
 {
@@ -94,27 +92,17 @@ static void run_tiles(void *arg, int64_t begin, int64_t end)
             int64_t te = tb + tg < t1 ? tb + tg : t1;
             r = rs;
             if (j->gemm2 && te - tb > 1) {
-                /* Slices of K_SLICE elements: the group's activation slice stays in L1
-                 * while every row pair of the chunk passes; partial sums add up in y. */
                 float o2[2 * TA_GEMM_MAX_COLS];
-                size_t elem = j->w_row / (size_t)j->n_in;
-                int64_t r_end = r1 - (r1 - rs) % 2;
-                for (int64_t k0 = 0; k0 < j->n_in; k0 += K_SLICE) {
-                    int64_t kn = j->n_in - k0 < K_SLICE ? j->n_in - k0 : K_SLICE;
-                    for (r = rs; r < r_end; r += 2)
-                        for (int64_t t = tb; t < te; t += TA_GEMM_MAX_COLS) {
-                            int nc = (int)(te - t < TA_GEMM_MAX_COLS ? te - t : TA_GEMM_MAX_COLS);
-                            j->gemm2(kn, j->w + (size_t)r * j->w_row + (size_t)k0 * elem, j->w_row,
-                                     j->act + (size_t)t * j->a_row + (size_t)k0 * sizeof(float),
-                                     j->a_row, nc, o2);
-                            for (int c = 0; c < nc; c++) {
-                                float *yr = j->y + (size_t)(t + c) * j->ldy + (size_t)r;
-                                yr[0] = k0 ? yr[0] + o2[2 * c] : o2[2 * c];
-                                yr[1] = k0 ? yr[1] + o2[2 * c + 1] : o2[2 * c + 1];
-                            }
+                for (; r + 2 <= r1; r += 2)
+                    for (int64_t t = tb; t < te; t += TA_GEMM_MAX_COLS) {
+                        int nc = (int)(te - t < TA_GEMM_MAX_COLS ? te - t : TA_GEMM_MAX_COLS);
+                        j->gemm2(j->n_in, j->w + (size_t)r * j->w_row, j->w_row,
+                                 j->act + (size_t)t * j->a_row, j->a_row, nc, o2);
+                        for (int c = 0; c < nc; c++) {
+                            j->y[(size_t)(t + c) * j->ldy + (size_t)r] = o2[2 * c];
+                            j->y[(size_t)(t + c) * j->ldy + (size_t)r + 1] = o2[2 * c + 1];
                         }
-                }
-                r = r_end;
+                    }
             }
             for (; r < r1; r++) {
                 const uint8_t *wr = j->w + (size_t)r * j->w_row;

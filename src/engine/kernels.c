@@ -68,6 +68,21 @@ static void silu_mul_scalar(int64_t n, float *g, const float *u)
         g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+static void quantize_q8_0s_scalar(const float *x, void *dst, int64_t n)
+{
+    ta_block_q8_0s *b = dst;
+    for (int64_t ib = 0; ib < n / TA_QK; ib++) {
+        ta_block_q8_0 q;
+        ta_quantize_row_q8_0(x + ib * TA_QK, &q, TA_QK);
+        int sum = 0;
+        for (int i = 0; i < TA_QK; i++)
+            sum += q.qs[i];
+        b[ib].d = q.d;
+        b[ib].sum = (int16_t)sum;
+        memcpy(b[ib].qs, q.qs, TA_QK);
+    }
+}
+
 static const ta_kernels scalar_set = {
     .name = "scalar",
     .gemm =
@@ -93,6 +108,7 @@ static const ta_kernels scalar_set = {
             [TA_TYPE_Q8_0] = ta_quantize_row_q8_0,
             [TA_TYPE_Q8_K] = ta_quantize_row_q8_K,
         },
+    .quantize_q8_0s = quantize_q8_0s_scalar,
     .axpy_f16 = axpy_f16_scalar,
     .wsum_f16 = wsum_f16_scalar,
     .exp_sum = exp_sum_scalar,
@@ -114,6 +130,7 @@ static void complete(ta_kernels *k)
         if (!k->quantize[t]) k->quantize[t] = scalar_set.quantize[t];
     }
     if (!k->axpy_f16) k->axpy_f16 = scalar_set.axpy_f16;
+    if (!k->quantize_q8_0s) k->quantize_q8_0s = scalar_set.quantize_q8_0s;
     if (!k->wsum_f16) k->wsum_f16 = scalar_set.wsum_f16;
     if (!k->exp_sum) k->exp_sum = scalar_set.exp_sum;
     if (!k->silu_mul) k->silu_mul = scalar_set.silu_mul;

@@ -17,6 +17,7 @@
 #ifndef TA_ENGINE_KERNELS_H
 #define TA_ENGINE_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,8 +53,23 @@ typedef enum {
 } ta_pack;
 #define TA_PACKED_TYPE 1000u
 
+/* The activations of the packed Q4_0 and Q5_0 kernels: Q8_0 with the sum of its quants,
+ * which their unsigned products need (the -8 / -16 offset times the sum), taken once
+ * per token instead of once per 8-row group. 36 bytes. */
+typedef struct {
+    ta_f16 d;
+    int16_t sum;
+    int8_t qs[TA_QK];
+} ta_block_q8_0s;
+
+static inline bool ta_pack_wants_sums(int pack)
+{
+    return pack == TA_PACK_Q4_0_X8 || pack == TA_PACK_Q5_0_X8;
+}
+
 /* out[c * 8 + r] = dot(packed row r, column c) for the 8 rows of one packed group and
- * c < nc <= TA_GEMM_MAX_COLS; columns in the activation format of the original type. */
+ * c < nc <= TA_GEMM_MAX_COLS; columns in the activation format of the original type,
+ * or ta_block_q8_0s where ta_pack_wants_sums. */
 typedef void (*ta_gemm8_fn)(int64_t n, const void *w8, const void *a, size_t a_stride, int nc,
                             float *out);
 
@@ -64,6 +80,7 @@ typedef struct ta_kernels {
     ta_gemm2_fn gemm2[TA_TYPE_COUNT];           /* NULL: gemm row by row */
     ta_gemm8_fn gemm8[TA_PACK_COUNT];           /* NULL: that packing is not used */
     ta_quantize_row_fn quantize[TA_TYPE_COUNT]; /* activation quantizers: Q8_0, Q8_K, F16 */
+    ta_quantize_row_fn quantize_q8_0s;          /* to ta_block_q8_0s */
     /* y[i] += a * x[i] for n halves x. */
     void (*axpy_f16)(int64_t n, float a, const ta_f16 *x, float *y);
     /* Attention's weighted sum of F16 values for nq <= TA_GEMM_MAX_COLS queries:

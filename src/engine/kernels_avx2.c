@@ -253,7 +253,7 @@ TA_INLINE void q4_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as
             hi[l] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
         }
         for (int c = 0; c < nc; c++) {
-            const ta_block_q8_0 *y = Q8_COL(c, ib);
+            const ta_block_q8_0s *y = (const ta_block_q8_0s *)(a + (size_t)c * as) + ib;
             int32_t yw[8];
             memcpy(yw, y->qs, sizeof yw);
             __m256i s16 = _mm256_setzero_si256();
@@ -262,8 +262,8 @@ TA_INLINE void q4_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as
                 s16 = _mm256_add_epi16(s16,
                                        _mm256_maddubs_epi16(hi[l], _mm256_set1_epi32(yw[4 + l])));
             }
-            __m256i s32 = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones),
-                                           _mm256_set1_epi32(8 * q8_sum(y->qs)));
+            __m256i s32 =
+                _mm256_sub_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(8 * y->sum));
             acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(ta_h2f(y->d))),
                                      _mm256_cvtepi32_ps(s32), acc[c]);
         }
@@ -338,7 +338,7 @@ TA_INLINE void q5_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as
                                     _mm256_and_si256(_mm256_cmpeq_epi8(hh, bm), bit4));
         }
         for (int c = 0; c < nc; c++) {
-            const ta_block_q8_0 *y = Q8_COL(c, ib);
+            const ta_block_q8_0s *y = (const ta_block_q8_0s *)(a + (size_t)c * as) + ib;
             int32_t yw[8];
             memcpy(yw, y->qs, sizeof yw);
             __m256i s_lo = _mm256_setzero_si256(), s_hi = _mm256_setzero_si256();
@@ -350,7 +350,7 @@ TA_INLINE void q5_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as
             }
             __m256i s32 =
                 _mm256_add_epi32(_mm256_madd_epi16(s_lo, ones), _mm256_madd_epi16(s_hi, ones));
-            s32 = _mm256_sub_epi32(s32, _mm256_set1_epi32(16 * q8_sum(y->qs)));
+            s32 = _mm256_sub_epi32(s32, _mm256_set1_epi32(16 * y->sum));
             acc[c] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(ta_h2f(y->d))),
                                      _mm256_cvtepi32_ps(s32), acc[c]);
         }
@@ -408,6 +408,18 @@ static void quantize_q8_0(const float *x, void *dst, int64_t n)
         __m256i q = round_pack32(_mm256_mul_ps(v0, s), _mm256_mul_ps(v1, s), _mm256_mul_ps(v2, s),
                                  _mm256_mul_ps(v3, s));
         _mm256_storeu_si256((__m256i *)b[ib].qs, q);
+    }
+}
+
+static void quantize_q8_0s(const float *x, void *dst, int64_t n)
+{
+    ta_block_q8_0s *b = dst;
+    for (int64_t ib = 0; ib < n / TA_QK; ib++) {
+        ta_block_q8_0 q;
+        quantize_q8_0(x + ib * TA_QK, &q, TA_QK);
+        b[ib].d = q.d;
+        b[ib].sum = (int16_t)q8_sum(q.qs);
+        memcpy(b[ib].qs, q.qs, TA_QK);
     }
 }
 
@@ -577,6 +589,7 @@ void ta_kernels_avx2_fill(ta_kernels *k)
     k->gemm8[TA_PACK_Q5_0_X8] = gemm8_q5_0;
     k->quantize[TA_TYPE_Q8_0] = quantize_q8_0;
     k->quantize[TA_TYPE_Q8_K] = quantize_q8_K;
+    k->quantize_q8_0s = quantize_q8_0s;
     k->axpy_f16 = axpy_f16;
     k->wsum_f16 = wsum_f16;
     k->exp_sum = exp_sum;

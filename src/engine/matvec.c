@@ -149,6 +149,10 @@ void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ld
         j.quantize = k->quantize[ops->vec_dot_type];
         j.act = scratch;
         j.a_row = ta_type_row_bytes(ops->vec_dot_type, w->ne[0]);
+        if (packed && ta_pack_wants_sums((int)(w->type - TA_PACKED_TYPE))) {
+            j.quantize = k->quantize_q8_0s;
+            j.a_row = (size_t)(w->ne[0] / TA_QK) * sizeof(ta_block_q8_0s);
+        }
         if (pool && n_tok > 1)
             ta_pool_for(pool, n_tok, quantize_tokens, &j);
         else

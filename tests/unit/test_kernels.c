@@ -379,13 +379,31 @@ static void test_packed(void **state)
                     free(scratch);
                     ta_pool_free(pool);
                 }
+                /* The kernels that want activation sums get the same quants as Q8_0S. */
+                uint8_t *ak = a;
+                size_t ak_row = a_row;
+                if (ta_pack_wants_sums(pack)) {
+                    ak_row = (size_t)(n / 32) * sizeof(ta_block_q8_0s);
+                    ak = malloc(ak_row * TA_GEMM_MAX_COLS);
+                    for (int c = 0; c < TA_GEMM_MAX_COLS; c++)
+                        for (int64_t b = 0; b < n / 32; b++) {
+                            const ta_block_q8_0 *src = (const ta_block_q8_0 *)(a + c * a_row) + b;
+                            ta_block_q8_0s *d = (ta_block_q8_0s *)(ak + c * ak_row) + b;
+                            int sum = 0;
+                            for (int i = 0; i < 32; i++)
+                                sum += src->qs[i];
+                            d->d = src->d;
+                            d->sum = (int16_t)sum;
+                            memcpy(d->qs, src->qs, 32);
+                        }
+                }
                 for (uint64_t g = 0; g < 2; g++) {
                     ta_unpack_group(&pt, g, back);
                     assert_memory_equal(back, w + g * 8 * w_row, 8 * w_row);
                     for (int nc = 1; nc <= TA_GEMM_MAX_COLS; nc++) {
                         float out[8 * TA_GEMM_MAX_COLS];
-                        k->gemm8[pack](n, packed + g * ta_packed_group_bytes(pack, n), a, a_row, nc,
-                                       out);
+                        k->gemm8[pack](n, packed + g * ta_packed_group_bytes(pack, n), ak, ak_row,
+                                       nc, out);
                         for (int c = 0; c < nc; c++)
                             for (int i = 0; i < 8; i++) {
                                 float ref =
@@ -398,6 +416,7 @@ static void test_packed(void **state)
                             }
                     }
                 }
+                if (ak != a) free(ak);
             }
             /* Shapes that do not pack: rows not a multiple of 8, a vector. */
             t.ne[1] = 12;

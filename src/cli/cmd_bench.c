@@ -129,7 +129,7 @@ int ta_cli_bench(int argc, char **argv)
     ta_model *m = ta_model_load(path, &err);
     double load_s = now_s() - t0;
     if (!m) return ta_cli_fail("bench", "%s", err.message);
-    if (lock && ta_gguf_lock(m->gguf, &err) != TA_OK) {
+    if (lock && ta_model_lock(m, &err) != TA_OK) {
         ta_model_free(m);
         return ta_cli_fail("bench", "%s", err.message);
     }

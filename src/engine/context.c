@@ -326,9 +326,10 @@ static void eval_batch(ta_ctx *c, const int32_t *tokens, uint32_t nb)
         if (L->wqkv) {
             ta_matmul(pool, L->wqkv, c->h, E, c->qkv, QKV, nb, c->scratch);
         } else {
-            ta_matmul(pool, L->wq, c->h, E, c->qkv, QKV, nb, c->scratch);
-            ta_matmul(pool, L->wk, c->h, E, c->qkv + Q, QKV, nb, c->scratch);
-            ta_matmul(pool, L->wv, c->h, E, c->qkv + Q + KV, QKV, nb, c->scratch);
+            const ta_gguf_tensor *w[3] = {L->wq, L->wk, L->wv};
+            float *y[3] = {c->qkv, c->qkv + Q, c->qkv + Q + KV};
+            size_t ld[3] = {QKV, QKV, QKV};
+            ta_matmul_multi(pool, 3, w, y, ld, c->h, E, nb, c->scratch);
         }
         for (uint32_t i = 0; i < nb; i++) {
             float *q = c->qkv + (size_t)i * QKV, *kk = q + Q, *v = kk + KV;
@@ -364,8 +365,10 @@ static void eval_batch(ta_ctx *c, const int32_t *tokens, uint32_t nb)
         for (uint32_t i = 0; i < nb; i++)
             rmsnorm(c->h + (size_t)i * E, c->x + (size_t)i * E, L->ffn_norm, E, hp->norm_eps);
         if (L->w_gate) {
-            ta_matmul(pool, L->w_gate, c->h, E, c->ff, 2 * (size_t)F, nb, c->scratch);
-            ta_matmul(pool, L->w_up, c->h, E, c->ff + F, 2 * (size_t)F, nb, c->scratch);
+            const ta_gguf_tensor *w[2] = {L->w_gate, L->w_up};
+            float *y[2] = {c->ff, c->ff + F};
+            size_t ld[2] = {2 * (size_t)F, 2 * (size_t)F};
+            ta_matmul_multi(pool, 2, w, y, ld, c->h, E, nb, c->scratch);
         } else {
             ta_matmul(pool, L->w_up, c->h, E, c->ff, 2 * (size_t)F, nb, c->scratch); /* [gate|up] */
         }

@@ -47,7 +47,7 @@ typedef struct mm_job {
     float *y;
     size_t ldy;
     int64_t rows, n_tok;
-    int64_t row_chunk, tok_chunk, row_chunks;
+    int64_t row_chunk, tok_chunk, row_chunks, tok_chunks;
 } mm_job;
 
 static void quantize_tokens(void *arg, int64_t begin, int64_t end)
@@ -119,64 +119,135 @@ static void run_tiles(void *arg, int64_t begin, int64_t end)
     }
 }
 
+/* Fills a job for one matrix: kernels, activation format (not yet converted), tiles.
+ * want_tiles: how many tiles the whole parallel pass should have. */
+static void plan(mm_job *j, const ta_kernels *k, const ta_gguf_tensor *w, const float *x,
+                 size_t ldx, float *y, size_t ldy, uint32_t n_tok, void *scratch,
+                 int64_t want_tiles)
+{
+    bool packed = w->type >= TA_PACKED_TYPE;
+    uint32_t type = packed ? ta_packed_base_type(w->type) : w->type;
+    const ta_quant_ops *ops = ta_quant_ops_get(type);
+    *j = (mm_job){.k = k,
+                  .gemm = k->gemm[type],
+                  .gemv4 = k->gemv4[type],
+                  .gemm2 = k->gemm2[type],
+                  .gemm8 = packed ? k->gemm8[w->type - TA_PACKED_TYPE] : NULL,
+                  .group_bytes =
+                      packed ? ta_packed_group_bytes((int)(w->type - TA_PACKED_TYPE), w->ne[0]) : 0,
+                  .w = w->data,
+                  .w_row = ta_type_row_bytes(type, w->ne[0]),
+                  .n_in = (int64_t)w->ne[0],
+                  .x = x,
+                  .ldx = ldx,
+                  .y = y,
+                  .ldy = ldy,
+                  .rows = (int64_t)(w->n_elems / w->ne[0]),
+                  .n_tok = n_tok};
+    if (ops->vec_dot_type == TA_TYPE_F32) {
+        j->act = (const uint8_t *)x; /* used as they are */
+        j->float_act = true;
+        j->a_row = ldx * sizeof(float);
+    } else {
+        j->quantize = k->quantize[ops->vec_dot_type];
+        j->act = scratch;
+        j->a_row = ta_type_row_bytes(ops->vec_dot_type, w->ne[0]);
+        if (packed && ta_pack_wants_sums((int)(w->type - TA_PACKED_TYPE))) {
+            j->quantize = k->quantize_q8_0s;
+            j->a_row = (size_t)(w->ne[0] / TA_QK) * sizeof(ta_block_q8_0s);
+        }
+    }
+    j->tok_chunk = n_tok < TILE_TOKENS ? n_tok : TILE_TOKENS;
+    j->tok_chunks = (n_tok + j->tok_chunk - 1) / j->tok_chunk;
+    int64_t row_chunks =
+        j->tok_chunks >= want_tiles ? 1 : (want_tiles + j->tok_chunks - 1) / j->tok_chunks;
+    j->row_chunk = (j->rows + row_chunks - 1) / row_chunks;
+    if (j->row_chunk < 4) j->row_chunk = 4;
+    if (n_tok > 1 && j->row_chunk > 64) j->row_chunk = 64;
+    if (packed) j->row_chunk = (j->row_chunk + 7) & ~(int64_t)7;
+    j->row_chunks = (j->rows + j->row_chunk - 1) / j->row_chunk;
+}
+
+/* Converts the activations once (in parallel for a prompt). */
+static void convert(ta_pool *pool, mm_job *j)
+{
+    if (!j->quantize) return;
+    if (pool && j->n_tok > 1)
+        ta_pool_for(pool, j->n_tok, quantize_tokens, j);
+    else
+        quantize_tokens(j, 0, j->n_tok);
+}
+
+/* Enough tiles for the threads to share out evenly as they go, but not so many that
+ * claiming them costs: about 8 per thread. */
+static int64_t want_tiles(const ta_pool *pool)
+{
+    return (pool ? ta_pool_threads(pool) : 1) * 8;
+}
+
 void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ldx, float *y,
                size_t ldy, uint32_t n_tok, void *scratch)
 {
     if (!n_tok) return;
-    const ta_kernels *k = ta_kernels_best();
-    bool packed = w->type >= TA_PACKED_TYPE;
-    uint32_t type = packed ? ta_packed_base_type(w->type) : w->type;
-    const ta_quant_ops *ops = ta_quant_ops_get(type);
-    mm_job j = {.k = k,
-                .gemm = k->gemm[type],
-                .gemv4 = k->gemv4[type],
-                .gemm2 = k->gemm2[type],
-                .gemm8 = packed ? k->gemm8[w->type - TA_PACKED_TYPE] : NULL,
-                .group_bytes =
-                    packed ? ta_packed_group_bytes((int)(w->type - TA_PACKED_TYPE), w->ne[0]) : 0,
-                .w = w->data,
-                .w_row = ta_type_row_bytes(type, w->ne[0]),
-                .n_in = (int64_t)w->ne[0],
-                .x = x,
-                .ldx = ldx,
-                .y = y,
-                .ldy = ldy,
-                .rows = (int64_t)(w->n_elems / w->ne[0]),
-                .n_tok = n_tok};
-    if (ops->vec_dot_type == TA_TYPE_F32) {
-        j.act = (const uint8_t *)x; /* used as they are */
-        j.float_act = true;
-        j.a_row = ldx * sizeof(float);
-    } else {
-        j.quantize = k->quantize[ops->vec_dot_type];
-        j.act = scratch;
-        j.a_row = ta_type_row_bytes(ops->vec_dot_type, w->ne[0]);
-        if (packed && ta_pack_wants_sums((int)(w->type - TA_PACKED_TYPE))) {
-            j.quantize = k->quantize_q8_0s;
-            j.a_row = (size_t)(w->ne[0] / TA_QK) * sizeof(ta_block_q8_0s);
-        }
-        if (pool && n_tok > 1)
-            ta_pool_for(pool, n_tok, quantize_tokens, &j);
-        else
-            quantize_tokens(&j, 0, n_tok);
-    }
-    /* Enough tiles for the threads to share out evenly as they go, but not so many
-     * that claiming them costs: about 8 per thread. */
-    int threads = pool ? ta_pool_threads(pool) : 1;
-    j.tok_chunk = n_tok < TILE_TOKENS ? n_tok : TILE_TOKENS;
-    int64_t tok_chunks = (n_tok + j.tok_chunk - 1) / j.tok_chunk;
-    int64_t want = (int64_t)threads * 8;
-    int64_t row_chunks = tok_chunks >= want ? 1 : (want + tok_chunks - 1) / tok_chunks;
-    j.row_chunk = (j.rows + row_chunks - 1) / row_chunks;
-    if (j.row_chunk < 4) j.row_chunk = 4;
-    if (n_tok > 1 && j.row_chunk > 64) j.row_chunk = 64;
-    if (packed) j.row_chunk = (j.row_chunk + 7) & ~(int64_t)7;
-    j.row_chunks = (j.rows + j.row_chunk - 1) / j.row_chunk;
-    int64_t tiles = j.row_chunks * tok_chunks;
+    mm_job j;
+    plan(&j, ta_kernels_best(), w, x, ldx, y, ldy, n_tok, scratch, want_tiles(pool));
+    convert(pool, &j);
+    int64_t tiles = j.row_chunks * j.tok_chunks;
     if (pool)
         ta_pool_for_grain(pool, tiles, 1, run_tiles, &j);
     else
         run_tiles(&j, 0, tiles);
+}
+
+typedef struct multi_job {
+    mm_job *jobs;
+    int n;
+    int64_t first[TA_MATMUL_MAX_MULTI + 1]; /* job i has tiles [first[i], first[i+1]) */
+} multi_job;
+
+static void run_multi(void *arg, int64_t begin, int64_t end)
+{
+    multi_job *m = arg;
+    for (int64_t t = begin; t < end; t++) {
+        int i = 0;
+        while (t >= m->first[i + 1])
+            i++;
+        run_tiles(&m->jobs[i], t - m->first[i], t - m->first[i] + 1);
+    }
+}
+
+void ta_matmul_multi(ta_pool *pool, int n_w, const ta_gguf_tensor *const *w, float *const *y,
+                     const size_t *ldy, const float *x, size_t ldx, uint32_t n_tok, void *scratch)
+{
+    if (!n_tok || n_w <= 0) return;
+    const ta_kernels *k = ta_kernels_best();
+    mm_job jobs[TA_MATMUL_MAX_MULTI];
+    bool shared = n_w <= TA_MATMUL_MAX_MULTI;
+    uint64_t total_rows = 0;
+    for (int i = 0; i < n_w && shared; i++)
+        total_rows += w[i]->n_elems / w[i]->ne[0];
+    for (int i = 0; i < n_w && shared; i++) {
+        /* each matrix gets its share of the pass's tiles */
+        int64_t share = (int64_t)((double)want_tiles(pool) * (double)(w[i]->n_elems / w[i]->ne[0]) /
+                                  (double)total_rows) +
+                        1;
+        plan(&jobs[i], k, w[i], x, ldx, y[i], ldy[i], n_tok, scratch, share);
+        shared = jobs[i].n_in == jobs[0].n_in && jobs[i].quantize == jobs[0].quantize &&
+                 jobs[i].a_row == jobs[0].a_row;
+    }
+    if (!shared) { /* different activation formats: one pass each */
+        for (int i = 0; i < n_w; i++)
+            ta_matmul(pool, w[i], x, ldx, y[i], ldy[i], n_tok, scratch);
+        return;
+    }
+    convert(pool, &jobs[0]);
+    multi_job m = {jobs, n_w, {0}};
+    for (int i = 0; i < n_w; i++)
+        m.first[i + 1] = m.first[i] + jobs[i].row_chunks * jobs[i].tok_chunks;
+    if (pool)
+        ta_pool_for_grain(pool, m.first[n_w], 1, run_multi, &m);
+    else
+        run_multi(&m, 0, m.first[n_w]);
 }
 
 void ta_matvec(ta_pool *pool, const ta_gguf_tensor *w, const float *x, float *y, void *scratch)

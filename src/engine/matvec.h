@@ -28,6 +28,14 @@ size_t ta_matmul_scratch_bytes(size_t n_in, uint32_t n_tok);
 void ta_matmul(ta_pool *pool, const ta_gguf_tensor *w, const float *x, size_t ldx, float *y,
                size_t ldy, uint32_t n_tok, void *scratch);
 
+/* Several matrices with the same input (q, k, v; gate, up) in one parallel pass: the
+ * activations are converted once and the threads share out the tiles of all, so a
+ * decoding step synchronizes fewer times. Matrices whose activation formats differ fall
+ * back to one ta_matmul each. n_w <= TA_MATMUL_MAX_MULTI. */
+#define TA_MATMUL_MAX_MULTI 4
+void ta_matmul_multi(ta_pool *pool, int n_w, const ta_gguf_tensor *const *w, float *const *y,
+                     const size_t *ldy, const float *x, size_t ldx, uint32_t n_tok, void *scratch);
+
 /* The one-token case. */
 size_t ta_matvec_scratch_bytes(size_t n_in);
 void ta_matvec(ta_pool *pool, const ta_gguf_tensor *w, const float *x, float *y, void *scratch);

@@ -4,6 +4,7 @@
  */
 #include "model.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,15 @@ ta_model *ta_model_load(const char *path, ta_error *err)
     ta_model *m = ta_model_from_gguf(g, err);
     if (m) repack_weights(m, path);
     return m;
+}
+
+int ta_model_lock(ta_model *m, ta_error *err)
+{
+    int rc = ta_gguf_lock(m->gguf, err);
+    if (rc == TA_OK && m->packed_mem && mlock(m->packed_mem, m->packed_bytes) != 0)
+        rc = ta_error_set(err, TA_EIO, "cannot lock %zu bytes of repacked weights in memory: %s",
+                          m->packed_bytes, strerror(errno));
+    return rc;
 }
 
 void ta_model_free(ta_model *m)

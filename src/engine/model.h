@@ -79,6 +79,10 @@ ta_model *ta_model_from_gguf(ta_gguf *g, ta_error *err);
 ta_model *ta_model_load(const char *path, ta_error *err);
 void ta_model_free(ta_model *m);
 
+/* Locks the model's weights in RAM (the file mapping and any repacked copy), so they are
+ * never paged out; TA_EIO with the reason (often RLIMIT_MEMLOCK) when the OS refuses. */
+int ta_model_lock(ta_model *m, ta_error *err);
+
 /* Total number of weight elements (parameters). */
 uint64_t ta_model_param_count(const ta_model *m);
 

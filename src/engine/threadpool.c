@@ -10,10 +10,10 @@
  * in time slices of milliseconds, and a job whose last chunk it holds waits for it; a
  * decoding step makes hundreds of jobs, so a spinning barrier collapses (llama.cpp's
  * falls to 1/8 of its one-thread speed here). The caller notices such a stall: its own
- * share done, it waited far longer than a chunk takes. It then runs jobs alone ("solo")
- * for a window, during which the workers sleep and the OS can move the caller to the
- * free core; the window doubles while stalls recur (up to half a second) and resets
- * after two quiet seconds. Uncontended, the windows never open.
+ * share done, it waited far longer than a chunk takes. Two stalls close together (one
+ * alone is a hiccup) make it run jobs alone ("solo") for a window, during which the
+ * workers sleep and the OS can move the caller to the free core; the window doubles
+ * while stalls recur (up to 0.2 s) and resets after a quiet second.
  */
 #include "threadpool.h"
 
@@ -26,11 +26,13 @@
 
 #include "../hardware/hardware.h"
 
-#define SPIN_ITERS     20000
-#define STALL_FLOOR_NS 300000LL    /* a wait this much beyond 4 chunks is a stall */
+#define SPIN_ITERS     20000       /* the caller's wait before sleeping */
+#define WORKER_SPIN_NS 2000000LL   /* a worker's wait for the next job before sleeping */
+#define STALL_FLOOR_NS 500000LL    /* a wait this much beyond 8 chunks is a stall */
+#define STALL_PAIR_NS  200000000LL /* two stalls this close: contention, not a hiccup */
 #define SOLO_MIN_NS    10000000LL  /* the first solo window, 10 ms */
-#define SOLO_MAX_NS    500000000LL /* the longest, 0.5 s */
-#define SOLO_RESET_NS  2000000000LL
+#define SOLO_MAX_NS    200000000LL /* the longest, 0.2 s */
+#define SOLO_RESET_NS  1000000000LL
 
 struct ta_pool {
     int threads;
@@ -89,9 +91,20 @@ static void *worker(void *arg)
     for (;;) {
         unsigned gen;
         int spins = 0;
+        int64_t spin_end = 0;
+        /* Spin for WORKER_SPIN_NS before sleeping: decoding's jobs come tens of
+         * microseconds apart, and waking a sleeping thread costs up to a millisecond on
+         * a virtual machine (an idle vCPU must be woken by the host). */
         while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
-               !atomic_load(&p->stop) && spins < SPIN_ITERS)
-            spins++;
+               !atomic_load(&p->stop)) {
+            if ((++spins & 255) == 0) {
+                int64_t t = now_ns();
+                if (!spin_end)
+                    spin_end = t + WORKER_SPIN_NS;
+                else if (t > spin_end)
+                    break;
+            }
+        }
         if (gen == seen && !atomic_load(&p->stop)) {
             pthread_mutex_lock(&p->lock);
             while ((gen = atomic_load(&p->generation)) == seen && !atomic_load(&p->stop))
@@ -185,11 +198,15 @@ void ta_pool_for_grain(ta_pool *p, int64_t n, int64_t grain, ta_pool_fn fn, void
         pthread_mutex_unlock(&p->lock);
     }
     int64_t t1 = now_ns(), per_chunk = mine ? (t_mine - t0) / mine : t_mine - t0;
-    if (t1 - t_mine > 4 * per_chunk + STALL_FLOOR_NS) {
+    if (t1 - t_mine > 8 * per_chunk + STALL_FLOOR_NS) {
         p->stalls++;
-        p->solo_window = p->solo_window ? p->solo_window * 2 : SOLO_MIN_NS;
-        if (p->solo_window > SOLO_MAX_NS) p->solo_window = SOLO_MAX_NS;
-        p->solo_until = t1 + p->solo_window;
+        /* A lone stall is a hiccup (the hypervisor took the CPU, say); a second one soon
+         * after is another process on a worker's core. */
+        if (p->last_stall && t1 - p->last_stall < STALL_PAIR_NS) {
+            p->solo_window = p->solo_window ? p->solo_window * 2 : SOLO_MIN_NS;
+            if (p->solo_window > SOLO_MAX_NS) p->solo_window = SOLO_MAX_NS;
+            p->solo_until = t1 + p->solo_window;
+        }
         p->last_stall = t1;
     } else if (p->solo_window && t1 - p->last_stall > SOLO_RESET_NS) {
         p->solo_window = 0;

@@ -69,8 +69,22 @@ node -e "const a = JSON.parse(process.argv[1]), b = JSON.parse(process.argv[2]);
   echo "ok - Q8_0 and F16 caches agree on the first token" ||
   { echo "not ok - Q8_0 vs F16 first token: $q8 / $f16"; fails=$((fails + 1)); }
 
+# bench: the JSON the comparison script reads, on the tiny model (speed is not judged).
+bj=$("$bin" bench -m "$tmp/tiny.gguf" -p 24 -n 6 -t 2 -r 2 --json 2>/dev/null)
+check "bench reports pp and tg speeds" \
+  'o.pp_tokens === 24 && o.tg_tokens === 6 && o.pp_tokens_per_s > 0 && o.tg_tokens_per_s > 0 &&
+   o.threads === 2 && o.repeats === 2 && o.pp_samples.length === 2 && o.rss_bytes > 0' "$bj"
+bj=$("$bin" bench -m "$tmp/tiny.gguf" -p 0 -n 4 -t 1 -r 1 --json 2>/dev/null)
+check "bench decode only" 'o.pp_tokens_per_s === 0 && o.tg_tokens_per_s > 0' "$bj"
+
 # Errors: usage (2) and runtime (1), with messages.
 set +e
+"$bin" bench -m "$tmp/tiny.gguf" -p 0 -n 0 >/dev/null 2>"$tmp/e"; rc=$?
+[[ $rc == 2 ]] && grep -q "both 0" "$tmp/e" && echo "ok - bench with nothing to do is a usage error" ||
+  { echo "not ok - bench -p 0 -n 0: rc=$rc $(cat "$tmp/e")"; fails=$((fails + 1)); }
+"$bin" bench -m "$tmp/tiny.gguf" -p 100000 -n 1 >/dev/null 2>"$tmp/e"; rc=$?
+[[ $rc == 1 ]] && grep -q "do not fit" "$tmp/e" && echo "ok - bench prompt over the context" ||
+  { echo "not ok - bench over context: rc=$rc $(cat "$tmp/e")"; fails=$((fails + 1)); }
 "$bin" generate -m "$model" -n 5 >/dev/null 2>"$tmp/e"; rc=$?
 [[ $rc == 2 ]] && grep -q "PROMPT is required" "$tmp/e" && echo "ok - missing prompt is a usage error" ||
   { echo "not ok - missing prompt: rc=$rc $(cat "$tmp/e")"; fails=$((fails + 1)); }

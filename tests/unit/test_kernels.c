@@ -493,12 +493,78 @@ static void test_matmul_tiling(void **state)
     ta_pool_free(pool);
 }
 
+/* ta_matmul_multi gives what one ta_matmul per matrix gives, for matrices sharing an
+ * activation format (one pass) and for mixed ones (a pass each). */
+static void test_matmul_multi(void **state)
+{
+    (void)state;
+    rng r = {91};
+    ta_pool *pool = ta_pool_new(2);
+    uint32_t sets[2][3] = {{TA_TYPE_Q4_0, TA_TYPE_Q8_0, TA_TYPE_Q5_0},
+                           {TA_TYPE_Q4_K, TA_TYPE_Q8_0, TA_TYPE_F16}};
+    int64_t n_in = 256, rows[3] = {40, 24, 72};
+    for (int set = 0; set < 2; set++) {
+        ta_gguf_tensor w[3];
+        uint8_t *wd[3];
+        float *ys[3], *want[3];
+        size_t ld[3];
+        for (int i = 0; i < 3; i++) {
+            const ta_quant_ops *ops = ta_quant_ops_get(sets[set][i]);
+            size_t w_row = ta_type_row_bytes(sets[set][i], n_in);
+            wd[i] = malloc(w_row * rows[i]);
+            float f[256];
+            for (int64_t rr = 0; rr < rows[i]; rr++) {
+                for (int e = 0; e < n_in; e++)
+                    f[e] = rng_normal(&r);
+                ops->quantize_row(f, wd[i] + rr * w_row, n_in);
+            }
+            w[i] = (ta_gguf_tensor){.name = "w",
+                                    .type = sets[set][i],
+                                    .n_dims = 2,
+                                    .ne = {n_in, rows[i], 1, 1},
+                                    .n_elems = (uint64_t)(n_in * rows[i]),
+                                    .data = wd[i]};
+            ld[i] = rows[i] + 3;
+        }
+        for (uint32_t nt = 1; nt <= 20; nt += 19) {
+            float *x = malloc(nt * n_in * sizeof(float));
+            for (size_t i = 0; i < nt * (size_t)n_in; i++)
+                x[i] = rng_normal(&r);
+            void *scratch = malloc(ta_matmul_scratch_bytes(n_in, nt));
+            const ta_gguf_tensor *wp[3] = {&w[0], &w[1], &w[2]};
+            for (int i = 0; i < 3; i++) {
+                ys[i] = calloc(nt * ld[i], sizeof(float));
+                want[i] = calloc(nt * ld[i], sizeof(float));
+                ta_matmul(pool, &w[i], x, n_in, want[i], ld[i], nt, scratch);
+            }
+            ta_matmul_multi(pool, 3, wp, ys, ld, x, n_in, nt, scratch);
+            for (int i = 0; i < 3; i++) {
+                for (uint32_t t = 0; t < nt; t++)
+                    for (int64_t rr = 0; rr < rows[i]; rr++) {
+                        float g = ys[i][t * ld[i] + rr], e = want[i][t * ld[i] + rr];
+                        if (fabsf(g - e) > 1e-4f * (1 + fabsf(e)))
+                            fail_msg("multi set %d matrix %d tokens %u row %lld: %g vs %g", set, i,
+                                     nt, (long long)rr, (double)g, (double)e);
+                    }
+                free(ys[i]);
+                free(want[i]);
+            }
+            free(x);
+            free(scratch);
+        }
+        for (int i = 0; i < 3; i++)
+            free(wd[i]);
+    }
+    ta_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_all_types),    cmocka_unit_test(test_quantizers_match_scalar),
         cmocka_unit_test(test_axpy_f16),          cmocka_unit_test(test_packed),
         cmocka_unit_test(test_attention_helpers), cmocka_unit_test(test_matmul_tiling),
+        cmocka_unit_test(test_matmul_multi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,8 +14,10 @@
  */
 #include "packcache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,31 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
     for (size_t i = 0; i < n; i++)
         h = (h ^ b[i]) * 0x100000001b3ull;
     return h;
+}
+
+/* Before writing a new file: removes cache files nobody has read for 30 days (their
+ * models are likely gone or changed) and temporary files a crashed writer left a day
+ * ago. */
+static void prune(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        bool pack = len > 7 && !strcmp(e->d_name + len - 7, ".tapack");
+        bool tmp = len > 4 && !strcmp(e->d_name + len - 4, ".tmp") && strstr(e->d_name, ".tapack.");
+        if (!pack && !tmp) continue;
+        char path[4096];
+        struct stat st;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path ||
+            lstat(path, &st) || !S_ISREG(st.st_mode))
+            continue;
+        if ((pack && now - st.st_atime > 30 * 86400) || (tmp && now - st.st_mtime > 86400))
+            unlink(path);
+    }
+    closedir(d);
 }
 
 typedef struct ident {
@@ -163,6 +190,7 @@ int ta_packcache_open(const char *model_path, const char *kernels, ta_pack_entry
         close(fd);
     }
 
+    prune(dir);
     /* Write a new one: reserve the blocks first, so that filling the mapping cannot
      * fail for want of space (that would be SIGBUS, not an error). */
     snprintf(pc->tmp_path, sizeof pc->tmp_path, "%s.%ld.tmp", pc->path, (long)getpid());

@@ -12,7 +12,8 @@
  * the model file (path, size, mtime, inode) and the kernel set. Its header repeats all
  * of that and the list of packed tensors with their offsets and sizes; anything that
  * does not match, or does not fit in the file, makes it ignored and rewritten. Files
- * are written under a temporary name and renamed when complete.
+ * are written under a temporary name and renamed when complete. Writing one removes
+ * cache files nobody read for 30 days.
  */
 #ifndef TA_ENGINE_PACKCACHE_H
 #define TA_ENGINE_PACKCACHE_H

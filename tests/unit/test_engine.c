@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -279,6 +282,29 @@ static void test_pack_cache(void **state)
             fseek(f, 20, SEEK_SET);
             fputc(0x5a, f);
             fclose(f);
+            /* the rewrite prunes: a file unread for 40 days goes, a recent one stays */
+            const char *names[3] = {"old.tapack", "new.tapack", "x.tapack.1.tmp"};
+            for (int i = 0; i < 3; i++) {
+                char fn[600];
+                snprintf(fn, sizeof fn, "%s/%s", dir, names[i]);
+                FILE *o = fopen(fn, "w");
+                assert_non_null(o);
+                fclose(o);
+                if (i != 1) {
+                    struct timespec old[2] = {{time(NULL) - 40 * 86400, 0},
+                                              {time(NULL) - 40 * 86400, 0}};
+                    assert_int_equal(utimensat(AT_FDCWD, fn, old, 0), 0);
+                }
+            }
+        }
+        if (round == 2) {
+            char fn[600];
+            snprintf(fn, sizeof fn, "%s/old.tapack", dir);
+            assert_int_not_equal(access(fn, F_OK), 0);
+            snprintf(fn, sizeof fn, "%s/x.tapack.1.tmp", dir);
+            assert_int_not_equal(access(fn, F_OK), 0);
+            snprintf(fn, sizeof fn, "%s/new.tapack", dir);
+            assert_int_equal(access(fn, F_OK), 0);
         }
     }
     unsetenv("TABAGENT_PACK_CACHE");

@@ -11,9 +11,8 @@
  *
  * Kernels (as in McCalpin's STREAM, plus one read-only kernel):
  *   copy   c[i] = a[i]              16 B per element (memcpy, as compilers turn such a loop into
- *                                   anyway; for large sizes libc uses non-temporal stores, which skip
- *                                   the write-allocate read, so copy can beat scale by up to 1.5x)
- *   scale  b[i] = s * c[i]          16 B
+ *                                   anyway; for large sizes libc uses non-temporal stores, which
+ * skip the write-allocate read, so copy can beat scale by up to 1.5x) scale  b[i] = s * c[i] 16 B
  *   add    c[i] = a[i] + b[i]       24 B
  *   triad  a[i] = b[i] + s * c[i]   24 B
  *   read   sum += a[i]               8 B   (what decoding does: stream the weights, write ~nothing)
@@ -63,37 +62,46 @@ struct worker {
     struct shared *sh;
     int id;
     size_t lo, hi;
-    double sum;           /* result of the read kernel, kept so it is not optimised away */
-    char pad[64];         /* keep workers' sums on separate cache lines */
+    double sum;   /* result of the read kernel, kept so it is not optimised away */
+    char pad[64]; /* keep workers' sums on separate cache lines */
 };
 
-static double now_s(void) {
+static double now_s(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void k_copy(double *restrict c, const double *restrict a, size_t lo, size_t hi) {
+static void k_copy(double *restrict c, const double *restrict a, size_t lo, size_t hi)
+{
     if (hi > lo) memcpy(c + lo, a + lo, (hi - lo) * sizeof *c);
 }
 
-static void k_scale(double *restrict b, const double *restrict c, size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; i++) b[i] = SCALAR * c[i];
+static void k_scale(double *restrict b, const double *restrict c, size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        b[i] = SCALAR * c[i];
 }
 
 static void k_add(double *restrict c, const double *restrict a, const double *restrict b, size_t lo,
-                  size_t hi) {
-    for (size_t i = lo; i < hi; i++) c[i] = a[i] + b[i];
+                  size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        c[i] = a[i] + b[i];
 }
 
 static void k_triad(double *restrict a, const double *restrict b, const double *restrict c,
-                    size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; i++) a[i] = b[i] + SCALAR * c[i];
+                    size_t lo, size_t hi)
+{
+    for (size_t i = lo; i < hi; i++)
+        a[i] = b[i] + SCALAR * c[i];
 }
 
 /* Eight independent accumulators so the sum is bound by loads, not by the latency of one
  * floating-point add chain (no -ffast-math needed). */
-static double k_read(const double *restrict a, size_t lo, size_t hi) {
+static double k_read(const double *restrict a, size_t lo, size_t hi)
+{
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     size_t i = lo;
     for (; i + 8 <= hi; i += 8) {
@@ -106,11 +114,13 @@ static double k_read(const double *restrict a, size_t lo, size_t hi) {
         s6 += a[i + 6];
         s7 += a[i + 7];
     }
-    for (; i < hi; i++) s0 += a[i];
+    for (; i < hi; i++)
+        s0 += a[i];
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
 }
 
-static void pin(struct worker *w) {
+static void pin(struct worker *w)
+{
     struct shared *sh = w->sh;
     if (sh->ncpus <= 0) return;
     cpu_set_t set;
@@ -123,7 +133,8 @@ static void pin(struct worker *w) {
     }
 }
 
-static void *worker_main(void *arg) {
+static void *worker_main(void *arg)
+{
     struct worker *w = arg;
     struct shared *sh = w->sh;
     pin(w);
@@ -134,7 +145,8 @@ static void *worker_main(void *arg) {
         sh->b[i] = 2.0;
         sh->c[i] = 0.0;
     }
-    for (size_t i = w->lo; i < w->hi; i++) sh->a[i] *= 2.0;
+    for (size_t i = w->lo; i < w->hi; i++)
+        sh->a[i] *= 2.0;
 
     for (int r = 0; r < sh->repeats; r++) {
         for (int k = 0; k < K_COUNT; k++) {
@@ -159,9 +171,13 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-static double absd(double x) { return x < 0 ? -x : x; }
+static double absd(double x)
+{
+    return x < 0 ? -x : x;
+}
 
-static long parse_pos(const char *opt, const char *s, long max) {
+static long parse_pos(const char *opt, const char *s, long max)
+{
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -172,13 +188,15 @@ static long parse_pos(const char *opt, const char *s, long max) {
     return v;
 }
 
-static void usage(FILE *f) {
+static void usage(FILE *f)
+{
     fprintf(f, "usage: membw [-t THREADS] [-s MIB_PER_ARRAY] [-r REPEATS]\n"
                "  defaults: -t 1 -s 512 -r 5; prints one JSON line (GB/s, GB = 1e9 bytes)\n");
 }
 
 /* Expected values after `repeats` rounds of copy, scale, add, triad (STREAM's check). */
-static bool check(const struct shared *sh) {
+static bool check(const struct shared *sh)
+{
     double ea = 2.0, eb = 2.0, ec = 0.0;
     for (int r = 0; r < sh->repeats; r++) {
         ec = ea;
@@ -199,7 +217,8 @@ static bool check(const struct shared *sh) {
     return sh->a[last] == sh->a[0] && sh->b[last] == sh->b[0] && sh->c[last] == sh->c[0];
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     long nthreads = 1, mib = 512, repeats = 5;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
@@ -211,9 +230,12 @@ int main(int argc, char **argv) {
             usage(stderr);
             return 2;
         }
-        if (!strcmp(o, "-t")) nthreads = parse_pos(o, argv[++i], 1024);
-        else if (!strcmp(o, "-s")) mib = parse_pos(o, argv[++i], 1L << 20);
-        else if (!strcmp(o, "-r")) repeats = parse_pos(o, argv[++i], 100000);
+        if (!strcmp(o, "-t"))
+            nthreads = parse_pos(o, argv[++i], 1024);
+        else if (!strcmp(o, "-s"))
+            mib = parse_pos(o, argv[++i], 1L << 20);
+        else if (!strcmp(o, "-r"))
+            repeats = parse_pos(o, argv[++i], 100000);
         else {
             fprintf(stderr, "membw: unknown option %s\n", o);
             usage(stderr);
@@ -225,7 +247,8 @@ int main(int argc, char **argv) {
     sh.n = (size_t)mib * 1024 * 1024 / sizeof(double);
     sh.nthreads = (int)nthreads;
     sh.repeats = (int)repeats;
-    for (int k = 0; k < K_COUNT; k++) sh.best_s[k] = DBL_MAX;
+    for (int k = 0; k < K_COUNT; k++)
+        sh.best_s[k] = DBL_MAX;
     pthread_mutex_init(&sh.lock, NULL);
 
     size_t bytes = sh.n * sizeof(double);
@@ -281,10 +304,12 @@ int main(int argc, char **argv) {
         }
     }
     worker_main(&w[0]);
-    for (long t = 1; t < nthreads; t++) pthread_join(tid[t], NULL);
+    for (long t = 1; t < nthreads; t++)
+        pthread_join(tid[t], NULL);
 
     double sum = 0;
-    for (long t = 0; t < nthreads; t++) sum += w[t].sum;
+    for (long t = 0; t < nthreads; t++)
+        sum += w[t].sum;
     bool ok = check(&sh);
     double expect_sum = sh.a[0] * (double)sh.n;
     if (absd(sum - expect_sum) > 1e-6 * absd(expect_sum)) {

@@ -3,17 +3,17 @@
  *
  * One job at a time: the caller publishes (fn, arg, n, grain) and bumps a generation
  * counter; every thread (the caller too) claims chunks of `grain` indices from `next`
- * until none are left, and each worker decrements `pending` when it runs out. Workers wait for the
- * next generation by spinning for a short while, then sleeping on `wake`.
+ * until none are left, and each worker decrements `pending` when it runs out. Workers
+ * wait for the next generation by spinning for up to 2 ms, then sleeping on `wake`.
  *
  * Contention: when another process shares a core with a worker, the OS runs that worker
  * in time slices of milliseconds, and a job whose last chunk it holds waits for it; a
  * decoding step makes hundreds of jobs, so a spinning barrier collapses (llama.cpp's
- * falls to 1/8 of its one-thread speed here). The caller notices such a stall: its own
- * share done, it waited far longer than a chunk takes. Two stalls close together (one
- * alone is a hiccup) make it run jobs alone ("solo") for a window, during which the
- * workers sleep and the OS can move the caller to the free core; the window doubles
- * while stalls recur (up to 0.2 s) and resets after a quiet second.
+ * 2 threads fell to 0.6x its 1 thread here, bench/contention.sh). The caller notices such a stall:
+ * its own share done, it waited far longer than a chunk takes. Two stalls close together (one alone
+ * is a hiccup) make it run jobs alone ("solo") for a window, during which the workers sleep and the
+ * OS can move the caller to the free core; the window doubles while stalls recur (up to 0.2 s) and
+ * resets after a quiet second.
  */
 #include "threadpool.h"
 

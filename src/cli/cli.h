@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "../engine/context.h"
+
 int ta_cli_info(int argc, char **argv);
 int ta_cli_tokenize(int argc, char **argv);
 int ta_cli_generate(int argc, char **argv);
@@ -24,6 +26,8 @@ char *ta_cli_read_file(const char *cmd, const char *path, size_t limit, size_t *
 /* Parses a number argument; false (and a message) when it is not one. */
 bool ta_cli_parse_long(const char *cmd, const char *flag, const char *s, long min, long max,
                        long *out);
+/* --cache-type f16|q8_0|f32 -> *out; false (after a usage message) otherwise. */
+bool ta_cli_parse_cache_type(const char *cmd, const char *s, ta_kv_type *out);
 bool ta_cli_parse_float(const char *cmd, const char *flag, const char *s, float *out);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -101,5 +102,18 @@ bool ta_cli_parse_float(const char *cmd, const char *flag, const char *s, float 
         return false;
     }
     *out = v;
+    return true;
+}
+
+bool ta_cli_parse_cache_type(const char *cmd, const char *s, ta_kv_type *out)
+{
+    if (!strcasecmp(s, "f16"))
+        *out = TA_KV_F16;
+    else if (!strcasecmp(s, "q8_0"))
+        *out = TA_KV_Q8_0;
+    else if (!strcasecmp(s, "f32"))
+        *out = TA_KV_F32;
+    else
+        return ta_cli_usage_error(cmd, "--cache-type expects f16, q8_0 or f32"), false;
     return true;
 }

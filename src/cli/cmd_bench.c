@@ -100,16 +100,7 @@ int ta_cli_bench(int argc, char **argv)
         case 't': ok = ta_cli_parse_long("bench", "-t", optarg, 1, 256, &threads); break;
         case 'r': ok = ta_cli_parse_long("bench", "-r", optarg, 1, 64, &repeats); break;
         case 'b': ok = ta_cli_parse_long("bench", "-b", optarg, 1, 1 << 16, &batch); break;
-        case 'K':
-            if (!strcasecmp(optarg, "f16"))
-                kv_type = TA_KV_F16;
-            else if (!strcasecmp(optarg, "q8_0"))
-                kv_type = TA_KV_Q8_0;
-            else if (!strcasecmp(optarg, "f32"))
-                kv_type = TA_KV_F32;
-            else
-                return ta_cli_usage_error("bench", "--cache-type expects f16, q8_0 or f32");
-            break;
+        case 'K': ok = ta_cli_parse_cache_type("bench", optarg, &kv_type); break;
         case 'L': lock = true; break;
         case 'j': as_json = true; break;
         case 'h':

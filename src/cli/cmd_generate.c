@@ -120,16 +120,7 @@ int ta_cli_generate(int argc, char **argv)
             ok = ta_cli_parse_long("generate", "--ctx-size", optarg, 1, 1 << 24, &ctx_size);
             break;
         case 't': ok = ta_cli_parse_long("generate", "--threads", optarg, 1, 256, &threads); break;
-        case 'K':
-            if (!strcasecmp(optarg, "f16"))
-                kv_type = TA_KV_F16;
-            else if (!strcasecmp(optarg, "q8_0"))
-                kv_type = TA_KV_Q8_0;
-            else if (!strcasecmp(optarg, "f32"))
-                kv_type = TA_KV_F32;
-            else
-                return ta_cli_usage_error("generate", "--cache-type expects f16, q8_0 or f32");
-            break;
+        case 'K': ok = ta_cli_parse_cache_type("generate", optarg, &kv_type); break;
         case 'X':
             if (n_stops == MAX_STOPS || !*optarg)
                 return ta_cli_usage_error("generate", "--stop takes 1 to %d non-empty strings",

@@ -148,52 +148,6 @@ FLOAT_GEMM2(gemm2_f32, float, f32_body2)
 
 #define Q8_COL(c, ib) ((const ta_block_q8_0 *)(a + (size_t)(c)*as) + (ib))
 
-TA_INLINE void q8_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)
-{
-    const ta_block_q8_0 *x = w;
-    __m256 acc[4];
-    for (int c = 0; c < nc; c++)
-        acc[c] = _mm256_setzero_ps();
-    for (int64_t ib = 0; ib < n / TA_QK; ib++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)x[ib].qs);
-        __m256i aq = _mm256_sign_epi8(q, q);
-        float dx = ta_h2f(x[ib].d);
-        for (int c = 0; c < nc; c++) {
-            const ta_block_q8_0 *y = Q8_COL(c, ib);
-            __m256i s = ta_dot_i8(aq, q, _mm256_loadu_si256((const __m256i *)y->qs));
-            acc[c] =
-                _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s), acc[c]);
-        }
-    }
-    for (int c = 0; c < nc; c++)
-        out[c] = ta_hsum_ps(acc[c]);
-}
-
-TA_INLINE void q4_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)
-{
-    const ta_block_q4_0 *x = w;
-    __m256 acc[4];
-    for (int c = 0; c < nc; c++)
-        acc[c] = _mm256_setzero_ps();
-    const __m256i eight = _mm256_set1_epi8(8);
-    for (int64_t ib = 0; ib < n / TA_QK; ib++) {
-        __m256i q = _mm256_sub_epi8(ta_unpack_nibbles(x[ib].qs), eight);
-        __m256i aq = _mm256_sign_epi8(q, q);
-        float dx = ta_h2f(x[ib].d);
-        for (int c = 0; c < nc; c++) {
-            const ta_block_q8_0 *y = Q8_COL(c, ib);
-            __m256i s = ta_dot_i8(aq, q, _mm256_loadu_si256((const __m256i *)y->qs));
-            acc[c] =
-                _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s), acc[c]);
-        }
-    }
-    for (int c = 0; c < nc; c++)
-        out[c] = ta_hsum_ps(acc[c]);
-}
-
-TA_AVX2_GEMM(gemm_q8_0, q8_0_body)
-TA_AVX2_GEMM(gemm_q4_0, q4_0_body)
-
 TA_INLINE __m256i load_q8_0(const ta_block_q8_0 *b)
 {
     return _mm256_loadu_si256((const __m256i *)b->qs);
@@ -204,6 +158,11 @@ TA_INLINE __m256i load_q4_0(const ta_block_q4_0 *b)
     return _mm256_sub_epi8(ta_unpack_nibbles(b->qs), _mm256_set1_epi8(8));
 }
 
+TA_AVX2_Q8_0_BODY(q8_0_body, ta_block_q8_0, load_q8_0)
+TA_AVX2_Q8_0_BODY(q4_0_body, ta_block_q4_0, load_q4_0)
+TA_AVX2_GEMM(gemm_q8_0, q8_0_body)
+TA_AVX2_GEMM(gemm_q4_0, q4_0_body)
+
 TA_AVX2_GEMV4_Q8_0(gemv4_q8_0, ta_block_q8_0, load_q8_0)
 TA_AVX2_GEMV4_Q8_0(gemv4_q4_0, ta_block_q4_0, load_q4_0)
 
@@ -213,19 +172,7 @@ TA_AVX2_GEMV4_Q8_0(gemv4_q4_0, ta_block_q4_0, load_q4_0)
  * lanes, so one maddubs multiplies 4 elements of 8 rows; the block's 8 sums come out
  * in one vector, scaled by the 8 rows' scales at once. */
 
-#define TA_AVX2_GEMM8(name, body)                                                                  \
-    static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)       \
-    {                                                                                              \
-        const uint8_t *ap = a;                                                                     \
-        for (; nc >= 4; nc -= 4, ap += 4 * as, out += 32)                                          \
-            body(n, w, ap, as, 4, out);                                                            \
-        switch (nc) {                                                                              \
-        case 3: body(n, w, ap, as, 3, out); break;                                                 \
-        case 2: body(n, w, ap, as, 2, out); break;                                                 \
-        case 1: body(n, w, ap, as, 1, out); break;                                                 \
-        default: break;                                                                            \
-        }                                                                                          \
-    }
+#define TA_AVX2_GEMM8(name, body) TA_AVX2_GEMM_OUT(name, body, 8)
 
 /* sum of the 32 int8 of a Q8_0 block */
 TA_INLINE int q8_sum(const int8_t *qs)

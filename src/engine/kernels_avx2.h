@@ -115,11 +115,37 @@ TA_INLINE __m128 ta_h2f4(const ta_f16 *p, size_t stride_bytes)
         _mm_storeu_ps(out, acc);                                                                   \
     }
 
-#define TA_AVX2_GEMM(name, body)                                                                   \
+/* The gemm body of a 32-element type whose blocks load_q turns into 32 signed int8
+ * (|q| <= 128), against Q8_0 columns: the sign trick, one float conversion per block. */
+#define TA_AVX2_Q8_0_BODY(name, block_t, load_q)                                                   \
+    TA_INLINE void name(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out) \
+    {                                                                                              \
+        const block_t *x = w;                                                                      \
+        __m256 acc[4];                                                                             \
+        for (int c = 0; c < nc; c++)                                                               \
+            acc[c] = _mm256_setzero_ps();                                                          \
+        for (int64_t ib = 0; ib < n / TA_QK; ib++) {                                               \
+            __m256i q = load_q(&x[ib]);                                                            \
+            __m256i aq = _mm256_sign_epi8(q, q);                                                   \
+            float dx = ta_h2f(x[ib].d);                                                            \
+            for (int c = 0; c < nc; c++) {                                                         \
+                const ta_block_q8_0 *y = (const ta_block_q8_0 *)(a + (size_t)c * as) + ib;         \
+                __m256i s = ta_dot_i8(aq, q, _mm256_loadu_si256((const __m256i *)y->qs));          \
+                acc[c] = _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s), \
+                                         acc[c]);                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int c = 0; c < nc; c++)                                                               \
+            out[c] = ta_hsum_ps(acc[c]);                                                           \
+    }
+
+/* A gemm from a body of up to 4 columns, whose results take out_per_col floats per
+ * column (1 for a row, 8 for a packed group of rows). */
+#define TA_AVX2_GEMM_OUT(name, body, out_per_col)                                                  \
     static void name(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)       \
     {                                                                                              \
         const uint8_t *ap = a;                                                                     \
-        for (; nc >= 4; nc -= 4, ap += 4 * as, out += 4)                                           \
+        for (; nc >= 4; nc -= 4, ap += 4 * as, out += 4 * (out_per_col))                           \
             body(n, w, ap, as, 4, out);                                                            \
         switch (nc) {                                                                              \
         case 3: body(n, w, ap, as, 3, out); break;                                                 \
@@ -128,5 +154,7 @@ TA_INLINE __m128 ta_h2f4(const ta_f16 *p, size_t stride_bytes)
         default: break;                                                                            \
         }                                                                                          \
     }
+
+#define TA_AVX2_GEMM(name, body) TA_AVX2_GEMM_OUT(name, body, 1)
 
 #endif

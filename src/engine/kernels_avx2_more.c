@@ -133,28 +133,13 @@ TA_INLINE void q5_1_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
 
 /* Q5_0: q - 16 in -16..15 is the nibble with 0xf0 or-ed in where the fifth bit is
  * clear; then as Q4_0. */
-TA_INLINE void q5_0_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)
+TA_INLINE __m256i load_q5_0(const ta_block_q5_0 *b)
 {
-    const ta_block_q5_0 *x = w;
-    __m256 acc[4];
-    for (int c = 0; c < nc; c++)
-        acc[c] = _mm256_setzero_ps();
-    const __m256i f0 = _mm256_set1_epi8((char)0xf0);
-    for (int64_t ib = 0; ib < n / TA_QK; ib++) {
-        __m256i hi = _mm256_andnot_si256(bits_to_bytes(x[ib].qh), f0);
-        __m256i q = _mm256_or_si256(ta_unpack_nibbles(x[ib].qs), hi);
-        __m256i aq = _mm256_sign_epi8(q, q);
-        float dx = ta_h2f(x[ib].d);
-        for (int c = 0; c < nc; c++) {
-            const ta_block_q8_0 *y = Q8_COL(c, ib);
-            __m256i s = ta_dot_i8(aq, q, _mm256_loadu_si256((const __m256i *)y->qs));
-            acc[c] =
-                _mm256_fmadd_ps(_mm256_set1_ps(dx * ta_h2f(y->d)), _mm256_cvtepi32_ps(s), acc[c]);
-        }
-    }
-    for (int c = 0; c < nc; c++)
-        out[c] = ta_hsum_ps(acc[c]);
+    __m256i hi = _mm256_andnot_si256(bits_to_bytes(b->qh), _mm256_set1_epi8((char)0xf0));
+    return _mm256_or_si256(ta_unpack_nibbles(b->qs), hi);
 }
+
+TA_AVX2_Q8_0_BODY(q5_0_body, ta_block_q5_0, load_q5_0)
 
 TA_AVX2_GEMM(gemm_q4_1, q4_1_body)
 TA_AVX2_GEMM(gemm_q5_0, q5_0_body)

@@ -94,6 +94,10 @@ void ta_quantize_row_q8_0(const float *src, void *dst, int64_t n);
 float ta_vec_dot_q8_0_q8_0(int64_t n, const void *x, const void *y);
 
 /* ---- K-quants (quant_k.c); all dot with Q8_K activations ---- */
+
+/* The 12-byte 6-bit (scale, min) pairs of Q4_K and Q5_K, to and from 8 of each. */
+void ta_k4_get_scales(const uint8_t s[TA_K_SCALE_SIZE], uint8_t sc[8], uint8_t m[8]);
+void ta_k4_set_scales(uint8_t s[TA_K_SCALE_SIZE], const uint8_t sc[8], const uint8_t m[8]);
 void ta_dequantize_row_q2_K(const void *src, float *dst, int64_t n);
 void ta_quantize_row_q2_K(const float *src, void *dst, int64_t n);
 float ta_vec_dot_q2_K_q8_K(int64_t n, const void *x, const void *y);

@@ -60,7 +60,7 @@ static int two_bit_shift(int e)
 /* 1-bit fields (Q3_K hmask, Q5_K qh): element e is bit e / 32 of byte [e % 32]. */
 
 /* The 12-byte 6-bit (scale, min) pairs of Q4_K and Q5_K. */
-static void k4_get_scales(const uint8_t s[TA_K_SCALE_SIZE], uint8_t sc[NSUB32], uint8_t m[NSUB32])
+void ta_k4_get_scales(const uint8_t s[TA_K_SCALE_SIZE], uint8_t sc[NSUB32], uint8_t m[NSUB32])
 {
     for (int j = 0; j < NSUB32; j++) {
         if (j < 4) {
@@ -73,8 +73,7 @@ static void k4_get_scales(const uint8_t s[TA_K_SCALE_SIZE], uint8_t sc[NSUB32], 
     }
 }
 
-static void k4_set_scales(uint8_t s[TA_K_SCALE_SIZE], const uint8_t sc[NSUB32],
-                          const uint8_t m[NSUB32])
+void ta_k4_set_scales(uint8_t s[TA_K_SCALE_SIZE], const uint8_t sc[NSUB32], const uint8_t m[NSUB32])
 {
     for (int j = 0; j < 4; j++) {
         s[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
@@ -401,7 +400,7 @@ void ta_dequantize_row_q4_K(const void *src, float *dst, int64_t n)
     for (int64_t ib = 0; ib < n / TA_QK_K; ib++, dst += TA_QK_K) {
         uint8_t q[TA_QK_K], sc[NSUB32], m[NSUB32];
         q4k_unpack(&b[ib], q);
-        k4_get_scales(b[ib].scales, sc, m);
+        ta_k4_get_scales(b[ib].scales, sc, m);
         float d = ta_f16_to_f32(b[ib].d), dmin = ta_f16_to_f32(b[ib].dmin);
         for (int e = 0; e < TA_QK_K; e++)
             dst[e] = d * (float)sc[e / 32] * (float)q[e] - dmin * (float)m[e / 32];
@@ -419,7 +418,7 @@ void ta_quantize_row_q4_K(const float *src, void *dst, int64_t n)
         float d = ta_f16_to_f32(b[ib].d), dmin = ta_f16_to_f32(b[ib].dmin);
         for (int j = 0; j < NSUB32; j++)
             refine_affine_subblock(src + 32 * j, 32, d, dmin, 63, 15, &sc[j], &mq[j], q + 32 * j);
-        k4_set_scales(b[ib].scales, sc, mq);
+        ta_k4_set_scales(b[ib].scales, sc, mq);
         k4_pack_nibbles(q, b[ib].qs);
     }
 }
@@ -449,7 +448,7 @@ float ta_vec_dot_q4_K_q8_K(int64_t n, const void *vx, const void *vy)
     for (int64_t ib = 0; ib < n / TA_QK_K; ib++) {
         uint8_t q[TA_QK_K], sc[NSUB32], m[NSUB32];
         q4k_unpack(&x[ib], q);
-        k4_get_scales(x[ib].scales, sc, m);
+        ta_k4_get_scales(x[ib].scales, sc, m);
         sum += dot_k4_levels(q, sc, m, ta_f16_to_f32(x[ib].d), ta_f16_to_f32(x[ib].dmin), &y[ib]);
     }
     return sum;
@@ -469,7 +468,7 @@ void ta_dequantize_row_q5_K(const void *src, float *dst, int64_t n)
     for (int64_t ib = 0; ib < n / TA_QK_K; ib++, dst += TA_QK_K) {
         uint8_t q[TA_QK_K], sc[NSUB32], m[NSUB32];
         q5k_unpack(&b[ib], q);
-        k4_get_scales(b[ib].scales, sc, m);
+        ta_k4_get_scales(b[ib].scales, sc, m);
         float d = ta_f16_to_f32(b[ib].d), dmin = ta_f16_to_f32(b[ib].dmin);
         for (int e = 0; e < TA_QK_K; e++)
             dst[e] = d * (float)sc[e / 32] * (float)q[e] - dmin * (float)m[e / 32];
@@ -487,7 +486,7 @@ void ta_quantize_row_q5_K(const float *src, void *dst, int64_t n)
         float d = ta_f16_to_f32(b[ib].d), dmin = ta_f16_to_f32(b[ib].dmin);
         for (int j = 0; j < NSUB32; j++)
             refine_affine_subblock(src + 32 * j, 32, d, dmin, 63, 31, &sc[j], &mq[j], q + 32 * j);
-        k4_set_scales(b[ib].scales, sc, mq);
+        ta_k4_set_scales(b[ib].scales, sc, mq);
         k4_pack_nibbles(q, b[ib].qs);
         memset(b[ib].qh, 0, sizeof b[ib].qh);
         for (int e = 0; e < TA_QK_K; e++)
@@ -503,7 +502,7 @@ float ta_vec_dot_q5_K_q8_K(int64_t n, const void *vx, const void *vy)
     for (int64_t ib = 0; ib < n / TA_QK_K; ib++) {
         uint8_t q[TA_QK_K], sc[NSUB32], m[NSUB32];
         q5k_unpack(&x[ib], q);
-        k4_get_scales(x[ib].scales, sc, m);
+        ta_k4_get_scales(x[ib].scales, sc, m);
         sum += dot_k4_levels(q, sc, m, ta_f16_to_f32(x[ib].d), ta_f16_to_f32(x[ib].dmin), &y[ib]);
     }
     return sum;

@@ -25,7 +25,7 @@
 
 #include <string.h>
 
-#include "quant_blocks.h"
+#include "quant_internal.h"
 
 static const struct {
     uint32_t type;
@@ -46,26 +46,6 @@ size_t ta_packed_group_bytes(int pack, uint64_t n_in)
     return (size_t)(n_in / TA_QK) * packs[pack].src_block * 8;
 }
 
-/* The 12-byte 6-bit (scale, min) pairs of Q4_K (as quant_k.c). */
-static void k4_get(const uint8_t s[TA_K_SCALE_SIZE], uint8_t sc[8], uint8_t m[8])
-{
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((s[j + 8] & 15) | (s[j] >> 6) << 4);
-        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | (s[j + 4] >> 6) << 4);
-    }
-}
-
-static void k4_set(uint8_t s[TA_K_SCALE_SIZE], const uint8_t sc[8], const uint8_t m[8])
-{
-    for (int j = 0; j < 4; j++) {
-        s[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
-        s[j + 4] = (uint8_t)(m[j] | (m[j + 4] >> 4) << 6);
-        s[j + 8] = (uint8_t)((sc[j + 4] & 15) | (m[j + 4] & 15) << 4);
-    }
-}
-
 static void repack_q4_k(const ta_gguf_tensor *t, uint8_t *dst, uint64_t g_begin, uint64_t g_end)
 {
     uint64_t nb = t->ne[0] / TA_QK_K;
@@ -79,7 +59,7 @@ static void repack_q4_k(const ta_gguf_tensor *t, uint8_t *dst, uint64_t g_begin,
                                             (g * 8 + (uint64_t)r) * row_bytes) +
                     b;
                 uint8_t sc[8], m[8];
-                k4_get(x->scales, sc, m);
+                ta_k4_get_scales(x->scales, sc, m);
                 memcpy(o + 2 * r, &x->d, 2);
                 memcpy(o + 16 + 2 * r, &x->dmin, 2);
                 for (int j = 0; j < 8; j++) {
@@ -107,7 +87,7 @@ static void unpack_q4_k(const ta_gguf_tensor *packed, uint64_t g, uint8_t *dst)
                 sc[j] = in[32 + 8 * j + r];
                 m[j] = in[96 + 16 * (j / 2) + 2 * r + j % 2];
             }
-            k4_set(x->scales, sc, m);
+            ta_k4_set_scales(x->scales, sc, m);
             for (int c = 0; c < 4; c++)
                 for (int l = 0; l < 8; l++)
                     memcpy(x->qs + 32 * c + 4 * l, in + 160 + 32 * (8 * c + l) + 4 * r, 4);

@@ -255,7 +255,7 @@ static void attend(void *arg, int64_t begin, int64_t end)
         if (c->kv_type == TA_TYPE_F16) {
             float dots[QGROUP];
             for (uint32_t t = 0; t < n_pos; t++) {
-                k->gemm[TA_TYPE_F16](hd, cache_at(c, c->k_cache, j->layer, t, kvh), q,
+                k->gemm_f16_f32(hd, cache_at(c, c->k_cache, j->layer, t, kvh), q,
                                      c->qkv_dim * sizeof(float), nq, dots);
                 for (int i = 0; i < nq; i++)
                     scores[(size_t)i * c->n_ctx + t] = dots[i] * scale;

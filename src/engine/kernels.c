@@ -22,7 +22,8 @@
     }
 
 SCALAR_GEMM(gemm_f32, ta_vec_dot_f32_f32)
-SCALAR_GEMM(gemm_f16, ta_vec_dot_f16_f32)
+SCALAR_GEMM(gemm_f16, ta_vec_dot_f16_f16)
+SCALAR_GEMM(gemm_f16_f32, ta_vec_dot_f16_f32)
 SCALAR_GEMM(gemm_bf16, ta_vec_dot_bf16_f32)
 SCALAR_GEMM(gemm_q4_0, ta_vec_dot_q4_0_q8_0)
 SCALAR_GEMM(gemm_q4_1, ta_vec_dot_q4_1_q8_0)
@@ -109,6 +110,7 @@ static const ta_kernels scalar_set = {
             [TA_TYPE_Q8_K] = ta_quantize_row_q8_K,
         },
     .quantize_q8_0s = quantize_q8_0s_scalar,
+    .gemm_f16_f32 = gemm_f16_f32,
     .axpy_f16 = axpy_f16_scalar,
     .wsum_f16 = wsum_f16_scalar,
     .exp_sum = exp_sum_scalar,
@@ -129,6 +131,7 @@ static void complete(ta_kernels *k)
         if (!k->gemm[t]) k->gemm[t] = scalar_set.gemm[t];
         if (!k->quantize[t]) k->quantize[t] = scalar_set.quantize[t];
     }
+    if (!k->gemm_f16_f32) k->gemm_f16_f32 = scalar_set.gemm_f16_f32;
     if (!k->axpy_f16) k->axpy_f16 = scalar_set.axpy_f16;
     if (!k->quantize_q8_0s) k->quantize_q8_0s = scalar_set.quantize_q8_0s;
     if (!k->wsum_f16) k->wsum_f16 = scalar_set.wsum_f16;

@@ -5,8 +5,8 @@
  * up to TA_GEMM_MAX_COLS activation rows (tokens) at once, so the weight row is
  * unpacked once and used for every token of a tile. Decoding is the case of one
  * column; prompt processing uses full tiles. Activations come in the weight type's
- * vec_dot_type (quant.h): F32 for float weights, Q8_0 for the 32-element types, Q8_K
- * for the K-quants, made by the set's activation quantizers.
+ * vec_dot_type (quant.h): F32 for F32/BF16 weights, F16 for F16, Q8_0 for the
+ * 32-element types, Q8_K for the K-quants, made by the set's activation quantizers.
  *
  * Sets: "scalar" (the quant module's reference dot products, on every CPU) and, on
  * x86-64, "avx2" (AVX2 + FMA + F16C). ta_kernels_best() picks the widest set this CPU
@@ -41,6 +41,12 @@ typedef void (*ta_gemv4_fn)(int64_t n, const void *w, size_t w_stride, const voi
  * register tile halves the activation loads per FMA. */
 typedef void (*ta_gemm2_fn)(int64_t n, const void *w, size_t w_stride, const void *a,
                             size_t a_stride, int nc, float *out);
+
+/* F16 weights (against their F16 activations), nr <= 4 rows at w + r * w_stride by
+ * nc <= TA_GEMM_MAX_COLS columns: out[c * 4 + r]. A 4 x 3 register tile converts 7
+ * vectors for 12 FMAs where one row at a time converts 1 + 12 for 12. */
+typedef void (*ta_gemm_hh_fn)(int64_t n, const void *w, size_t w_stride, int nr, const void *a,
+                              size_t a_stride, int nc, float *out);
 
 /* Weights repacked at load time (repack.h): 8 rows interleaved so that one 32-bit lane
  * of a vector holds one row. A packed tensor's type is TA_PACKED_TYPE + its pack. */
@@ -79,6 +85,8 @@ typedef struct ta_kernels {
     ta_gemv4_fn gemv4[TA_TYPE_COUNT];           /* NULL: four calls of gemm with one column */
     ta_gemm2_fn gemm2[TA_TYPE_COUNT];           /* NULL: gemm row by row */
     ta_gemm8_fn gemm8[TA_PACK_COUNT];           /* NULL: that packing is not used */
+    ta_gemm_hh_fn gemm_hh;                      /* NULL: gemm[TA_TYPE_F16] row by row */
+    ta_gemm_fn gemm_f16_f32; /* attention: an F16 key row against F32 queries */
     ta_quantize_row_fn quantize[TA_TYPE_COUNT]; /* activation quantizers: Q8_0, Q8_K, F16 */
     ta_quantize_row_fn quantize_q8_0s;          /* to ta_block_q8_0s */
     /* y[i] += a * x[i] for n halves x. */

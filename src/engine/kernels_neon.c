@@ -87,39 +87,46 @@ TA_INLINE int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b)
         }                                                                                          \
     }
 
-/* ---- float weights against F32 activations ---- */
+/* ---- float weights: F32 and BF16 against F32 activations, F16 against F16 ---- */
 
-/* One column: four accumulators hide the FMA latency. */
-#define FLOAT_DOT1(name, T, load4, to_f32)                                                         \
-    TA_INLINE float name(int64_t n, const T *x, const float *y)                                    \
+TA_INLINE float32x4_t load4_act_f32(const float *p)
+{
+    return vld1q_f32(p);
+}
+
+/* One column: four accumulators hide the FMA latency. A is the activation type, loada
+ * its 4-lane load, a2f its scalar conversion. */
+#define FLOAT_DOT1(name, T, load4, to_f32, A, loada, a2f)                                          \
+    TA_INLINE float name(int64_t n, const T *x, const A *y)                                        \
     {                                                                                              \
         float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;                             \
         int64_t i = 0;                                                                             \
         for (; i + 16 <= n; i += 16) {                                                             \
-            s0 = vfmaq_f32(s0, load4(x + i), vld1q_f32(y + i));                                    \
-            s1 = vfmaq_f32(s1, load4(x + i + 4), vld1q_f32(y + i + 4));                            \
-            s2 = vfmaq_f32(s2, load4(x + i + 8), vld1q_f32(y + i + 8));                            \
-            s3 = vfmaq_f32(s3, load4(x + i + 12), vld1q_f32(y + i + 12));                          \
+            s0 = vfmaq_f32(s0, load4(x + i), loada(y + i));                                        \
+            s1 = vfmaq_f32(s1, load4(x + i + 4), loada(y + i + 4));                                \
+            s2 = vfmaq_f32(s2, load4(x + i + 8), loada(y + i + 8));                                \
+            s3 = vfmaq_f32(s3, load4(x + i + 12), loada(y + i + 12));                              \
         }                                                                                          \
         for (; i + 4 <= n; i += 4)                                                                 \
-            s0 = vfmaq_f32(s0, load4(x + i), vld1q_f32(y + i));                                    \
+            s0 = vfmaq_f32(s0, load4(x + i), loada(y + i));                                        \
         float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));                     \
         for (; i < n; i++)                                                                         \
-            s += to_f32(x[i]) * y[i];                                                              \
+            s += to_f32(x[i]) * a2f(y[i]);                                                         \
         return s;                                                                                  \
     }
 
-FLOAT_DOT1(dot1_f16, ta_f16, load4_f16, h2f)
-FLOAT_DOT1(dot1_f32, float, load4_f32, f32_id)
-FLOAT_DOT1(dot1_bf16, ta_bf16, load4_bf16, ta_bf16_to_f32)
+FLOAT_DOT1(dot1_f16, ta_f16, load4_f16, h2f, ta_f16, load4_f16, h2f)
+FLOAT_DOT1(dot1_f16_f32, ta_f16, load4_f16, h2f, float, load4_act_f32, f32_id)
+FLOAT_DOT1(dot1_f32, float, load4_f32, f32_id, float, load4_act_f32, f32_id)
+FLOAT_DOT1(dot1_bf16, ta_bf16, load4_bf16, ta_bf16_to_f32, float, load4_act_f32, f32_id)
 
 /* Several columns: each 8 weights are converted once and used nc times. */
-#define FLOAT_BODY(name, T, load4, to_f32, dot1)                                                   \
+#define FLOAT_BODY(name, T, load4, to_f32, dot1, A, loada, a2f)                                    \
     TA_INLINE void name(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out) \
     {                                                                                              \
         const T *x = w;                                                                            \
         if (nc == 1) {                                                                             \
-            out[0] = dot1(n, x, (const float *)a);                                                 \
+            out[0] = dot1(n, x, (const A *)a);                                                     \
             return;                                                                                \
         }                                                                                          \
         float32x4_t s0[4], s1[4];                                                                  \
@@ -129,24 +136,27 @@ FLOAT_DOT1(dot1_bf16, ta_bf16, load4_bf16, ta_bf16_to_f32)
         for (; i + 8 <= n; i += 8) {                                                               \
             float32x4_t w0 = load4(x + i), w1 = load4(x + i + 4);                                  \
             for (int c = 0; c < nc; c++) {                                                         \
-                const float *y = (const float *)(a + (size_t)c * as) + i;                          \
-                s0[c] = vfmaq_f32(s0[c], w0, vld1q_f32(y));                                        \
-                s1[c] = vfmaq_f32(s1[c], w1, vld1q_f32(y + 4));                                    \
+                const A *y = (const A *)(a + (size_t)c * as) + i;                                  \
+                s0[c] = vfmaq_f32(s0[c], w0, loada(y));                                            \
+                s1[c] = vfmaq_f32(s1[c], w1, loada(y + 4));                                        \
             }                                                                                      \
         }                                                                                          \
         for (int c = 0; c < nc; c++) {                                                             \
-            const float *y = (const float *)(a + (size_t)c * as);                                  \
+            const A *y = (const A *)(a + (size_t)c * as);                                          \
             float s = vaddvq_f32(vaddq_f32(s0[c], s1[c]));                                         \
             for (int64_t j = i; j < n; j++)                                                        \
-                s += to_f32(x[j]) * y[j];                                                          \
+                s += to_f32(x[j]) * a2f(y[j]);                                                     \
             out[c] = s;                                                                            \
         }                                                                                          \
     }
 
-FLOAT_BODY(f16_body, ta_f16, load4_f16, h2f, dot1_f16)
-FLOAT_BODY(f32_body, float, load4_f32, f32_id, dot1_f32)
-FLOAT_BODY(bf16_body, ta_bf16, load4_bf16, ta_bf16_to_f32, dot1_bf16)
+FLOAT_BODY(f16_body, ta_f16, load4_f16, h2f, dot1_f16, ta_f16, load4_f16, h2f)
+FLOAT_BODY(f16_f32_body, ta_f16, load4_f16, h2f, dot1_f16_f32, float, load4_act_f32, f32_id)
+FLOAT_BODY(f32_body, float, load4_f32, f32_id, dot1_f32, float, load4_act_f32, f32_id)
+FLOAT_BODY(bf16_body, ta_bf16, load4_bf16, ta_bf16_to_f32, dot1_bf16, float, load4_act_f32,
+           f32_id)
 NEON_GEMM(gemm_f16, f16_body)
+NEON_GEMM(gemm_f16_f32, f16_f32_body)
 NEON_GEMM(gemm_f32, f32_body)
 NEON_GEMM(gemm_bf16, bf16_body)
 
@@ -726,6 +736,7 @@ void ta_kernels_neon_fill(ta_kernels *k)
     k->gemm[TA_TYPE_F32] = gemm_f32;
     k->gemm[TA_TYPE_F16] = gemm_f16;
     k->gemm[TA_TYPE_BF16] = gemm_bf16;
+    k->gemm_f16_f32 = gemm_f16_f32;
     k->gemm[TA_TYPE_Q4_0] = gemm_q4_0;
     k->gemm[TA_TYPE_Q4_1] = gemm_q4_1;
     k->gemm[TA_TYPE_Q5_0] = gemm_q5_0;

@@ -35,6 +35,7 @@ typedef struct mm_job {
     ta_gemm8_fn gemm8;  /* packed weights: 8 rows at a time */
     size_t group_bytes; /* packed: bytes of 8 rows */
     ta_gemm2_fn gemm2;  /* two rows at a time, for float weights */
+    ta_gemm_hh_fn gemm_hh; /* F16 weights: 4 rows at a time */
     bool float_act;     /* activations are F32 */
     ta_quantize_row_fn quantize;
     const uint8_t *w;
@@ -78,6 +79,21 @@ static void run_tiles(void *arg, int64_t begin, int64_t end)
                         memcpy(j->y + (size_t)(t + c) * j->ldy + (size_t)r, o8 + 8 * c,
                                8 * sizeof(float));
                 }
+            continue;
+        }
+        if (j->gemm_hh) { /* groups of columns outer: they stay in L1/L2 as rows pass */
+            float o4[4 * TA_GEMM_MAX_COLS];
+            for (int64_t t = t0; t < t1; t += TA_GEMM_MAX_COLS) {
+                int nc = (int)(t1 - t < TA_GEMM_MAX_COLS ? t1 - t : TA_GEMM_MAX_COLS);
+                for (r = r0; r < r1; r += 4) {
+                    int nr = (int)(r1 - r < 4 ? r1 - r : 4);
+                    j->gemm_hh(j->n_in, j->w + (size_t)r * j->w_row, j->w_row, nr,
+                               j->act + (size_t)t * j->a_row, j->a_row, nc, o4);
+                    for (int c = 0; c < nc; c++)
+                        memcpy(j->y + (size_t)(t + c) * j->ldy + (size_t)r, o4 + 4 * c,
+                               (size_t)nr * sizeof(float));
+                }
+            }
             continue;
         }
         if (j->gemv4 && t1 - t0 == 1)
@@ -144,6 +160,7 @@ static void plan(mm_job *j, const ta_kernels *k, const ta_gguf_tensor *w, const 
                   .ldy = ldy,
                   .rows = (int64_t)(w->n_elems / w->ne[0]),
                   .n_tok = n_tok};
+    if (type == TA_TYPE_F16) j->gemm_hh = k->gemm_hh;
     if (ops->vec_dot_type == TA_TYPE_F32) {
         j->act = (const uint8_t *)x; /* used as they are */
         j->float_act = true;

@@ -12,7 +12,8 @@
  * weight type's vec_dot_type:
  *
  *     weights                          activations (vec_dot_type)
- *     F32, F16, BF16                   F32
+ *     F32, BF16                        F32
+ *     F16                              F16   (as ggml; half the bytes in prompt tiles)
  *     Q4_0, Q4_1, Q5_0, Q5_1, Q8_0     Q8_0  (d * q, 32 per block)
  *     Q2_K, Q3_K, Q4_K, Q5_K, Q6_K     Q8_K  (float d, 256 per block, 16-sums)
  *

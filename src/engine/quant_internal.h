@@ -71,7 +71,8 @@ void ta_quantize_row_f32(const float *src, void *dst, int64_t n);
 float ta_vec_dot_f32_f32(int64_t n, const void *x, const void *y);
 void ta_dequantize_row_f16(const void *src, float *dst, int64_t n);
 void ta_quantize_row_f16(const float *src, void *dst, int64_t n);
-float ta_vec_dot_f16_f32(int64_t n, const void *x, const void *y);
+float ta_vec_dot_f16_f16(int64_t n, const void *x, const void *y);
+float ta_vec_dot_f16_f32(int64_t n, const void *x, const void *y); /* attention's keys */
 void ta_dequantize_row_bf16(const void *src, float *dst, int64_t n);
 void ta_quantize_row_bf16(const float *src, void *dst, int64_t n);
 float ta_vec_dot_bf16_f32(int64_t n, const void *x, const void *y);

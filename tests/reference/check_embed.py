@@ -15,11 +15,15 @@ For every (arch, type, vocabulary) in the matrix:
 
 Bounds on 1 - cos (measured with seeds 1..5 and 42 over this matrix, 108 runs; the
 worst values are given):
-  - float types (F32, F16, BF16): only float32 arithmetic differs (products summed in
+  - float types (F32, BF16): only float32 arithmetic differs (products summed in
     float32, erff/expf), so the vectors agree to ~1e-7 per element; worst seen 1.8e-13
     for both checks; bound 1e-9 (the brief asked for cos > 0.9999). The bound is tight
     enough to catch a wrong activation: the tanh approximation of GELU (llama.cpp's),
     put into the reference, gives 5e-9.
+  - F16: its products take F16 activations, which the reference rounds too (in both
+    checks), but from float64 values where the engine rounds float32 ones, so a value
+    within float32 noise of a half-precision midpoint goes the other way (one F16 step,
+    2^-11 relative, in one element): worst seen 3.2e-8; bound 1e-6.
   - quantized types, aq: the reference rounds activations like the engine, so it
     computes the same function (most runs agree to 1e-9 or better), up to the rare value
     that lands within float32 noise of a rounding midpoint and re-rounds a whole block
@@ -57,12 +61,13 @@ from gguf_reader import GGUF  # noqa: E402
 
 ARCHS = ["bert", "nomic-bert"]
 TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0", "Q5_1", "Q4_K", "Q6_K", "Q4_K_M"]
-FLOAT_TYPES = {"F32", "F16", "BF16"}
+FLOAT_TYPES = {"F32", "BF16"}
 TEXTS = ["hello world",
          "The quick brown fox jumps over the lazy dog.",
          "a",
          "Embeddings: 42 numbers, (mostly) normalized; see https://example.org/x?y=1!"]
 TOL_FLOAT = 1e-9     # 1 - cos, float types, both checks
+TOL_F16 = 1e-6       # 1 - cos, F16, both checks
 TOL_AQ = 1e-4        # 1 - cos, quantized types against the aq reference
 TOL_EXACT_Q = 1e-3   # 1 - cos, quantized types against the exact reference
 
@@ -96,6 +101,8 @@ def check_one(args, arch, type_, vocab, workdir):
     os.unlink(path)
     if type_ in FLOAT_TYPES:
         tol_exact, tol_aq = TOL_FLOAT, TOL_FLOAT
+    elif type_ == "F16":
+        tol_exact, tol_aq = TOL_F16, TOL_F16
     else:
         tol_exact, tol_aq = TOL_EXACT_Q, TOL_AQ
     return {"arch": arch, "type": type_, "vocab": os.path.basename(vocab) if vocab else "synthetic",

@@ -11,8 +11,10 @@ For every (arch, shape, type) in the matrix:
        exact: float64 with an F16 KV cache, activations never quantized
        aq:    the same, with activations quantized to Q8_0 / Q8_K before each product
               with a quantized weight, as the engine's kernels do
-     and, for the float types, the engine with an F32 KV cache (dump_logits --kv f32)
+     and, for F32 and BF16, the engine with an F32 KV cache (dump_logits --kv f32)
      against the reference without F16 rounding ("f32 kv")
+     (F16 weights take F16 activations, which the reference rounds in both runs, so for
+     F16 "aq" is "exact"; see TOL_EXACT_F16)
   4. error = max |C - ref| / max |ref| over the rows of a sequence, checked against the
      bounds below (TOL_*).
 
@@ -90,12 +92,21 @@ ODD_TYPES = ["F16", "Q2_K", "Q5_K", "Q4_K_M"]
 # f32 kv (float types only): the engine with an F32 KV cache against the reference
 # without F16 rounding; only float32 arithmetic differs (products summed in float32,
 # cosf/sinf/expf). Worst seen 1.9e-6; bound 2e-5.
+# exact, F16: F16 weights take F16 activations (forward.Weight rounds them too), and
+# the reference rounds float64 values where the engine rounds float32 ones: any value
+# within float32 noise of a half-precision midpoint (there are thousands of products per
+# token, each step 2^-11 relative) goes the other way. So no sequence matches to 1e-7
+# as for the other types, and the check is "exact" only (aq computes the same thing):
+# worst seen 7.5e-4 (64 runs, seeds 1..7 and 42); bound 2e-3. Kernel exactness for F16
+# is tested in C instead (test_kernels: gemm_hh against double sums of the same halves;
+# test_encoder: the whole F16 encoder against a reference that rounds the same values).
 TOL_EXACT_FLOAT = 1e-3
+TOL_EXACT_F16 = 2e-3
 TOL_EXACT_QUANT = 6e-2
 TOL_AQ = 1e-4
 TOL_F32KV = 2e-5
 PROBES = 6  # short extra sequences per model, for the aq check
-FLOAT_TYPES = {"F32", "F16", "BF16"}
+FLOAT_TYPES = {"F32", "BF16"}  # F32 activations, nothing rounded but the cache
 
 
 def run(cmd):
@@ -140,8 +151,12 @@ def check_one(args, arch, shape, type_, workdir):
         # greedy choices of the engine that the reference makes too
         agree += sum(int(np.argmax(ref_aq[i]) == all_ids[i + 1])
                      for i in range(len(ids) - 1, len(all_ids) - 1))
-    tol_exact = TOL_EXACT_FLOAT if type_ in FLOAT_TYPES else TOL_EXACT_QUANT
-    ok = e_exact <= tol_exact and min(e_aq_seq) <= TOL_AQ
+    if type_ == "F16":
+        tol_exact, tol_aq = TOL_EXACT_F16, None
+    else:
+        tol_exact = TOL_EXACT_FLOAT if type_ in FLOAT_TYPES else TOL_EXACT_QUANT
+        tol_aq = TOL_AQ
+    ok = e_exact <= tol_exact and (tol_aq is None or min(e_aq_seq) <= tol_aq)
     e_f32kv = None
     if type_ in FLOAT_TYPES:
         # The engine with an F32 KV cache against the reference without F16 rounding:
@@ -159,7 +174,7 @@ def check_one(args, arch, shape, type_, workdir):
         "arch": arch, "shape": shape, "type": type_, "stored_types": types,
         "rel_err_exact": e_exact, "tol_exact": tol_exact,
         "rel_err_aq_best_seq": min(e_aq_seq), "rel_err_aq_main_seq": e_aq_seq[0],
-        "tol_aq": TOL_AQ, "aq_tight_rows": f"{tight_rows}/{rows}",
+        "tol_aq": tol_aq, "aq_tight_rows": f"{tight_rows}/{rows}",
         "greedy_agree": f"{agree}/{args.decode}",
         "rel_err_f32_kv": e_f32kv, "tol_f32_kv": TOL_F32KV if e_f32kv is not None else None,
         "ok": ok,
@@ -211,7 +226,7 @@ def main():
             else:
                 print(f"{arch:6} {shape:9} {type_:7} {r['rel_err_exact']:9.2e} "
                       f"{r['tol_exact']:7.0e} {r['rel_err_aq_best_seq']:9.2e} "
-                      f"{r['tol_aq']:7.0e} {r['rel_err_aq_main_seq']:9.2e} "
+                      f"{r['tol_aq'] or float('nan'):7.0e} {r['rel_err_aq_main_seq']:9.2e} "
                       f"{r['aq_tight_rows']:>6} {r['greedy_agree']:>6} "
                       + (f"{r['rel_err_f32_kv']:9.2e}" if r["rel_err_f32_kv"] is not None
                          else f"{'-':>9}") + "  "

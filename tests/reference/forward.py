@@ -26,6 +26,9 @@ Everything is float64, with two optional imitations of an engine's storage:
     scale, the largest-magnitude value mapped to -127) for the K-quants. Float weights
     multiply float activations. With it the reference should match the engine almost
     exactly; without it the difference measures what activation quantization costs.
+F16 weights always take F16 activations (as ggml's and the C engine's F16 products do),
+so their inputs are rounded to F16 in every mode: like the F16 cache, part of the type
+as run, and 2^-11 relative.
 """
 
 import numpy as np
@@ -75,7 +78,9 @@ class Weight:
         self.w = dequantize(tensor)
 
     def __call__(self, x, act_quant):
-        if act_quant and self.type in LEGACY:
+        if self.type == "F16":
+            x = f16_round(x)
+        elif act_quant and self.type in LEGACY:
             x = q8_0_activations(x)
         elif act_quant and self.type in KQUANT:
             x = q8_k_activations(x)

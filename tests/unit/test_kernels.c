@@ -194,6 +194,55 @@ static void test_gemm_all_types(void **state)
     }
 }
 
+/* gemm_hh (F16 weights and activations), every row and column count, against sums in
+ * double of the same halves. */
+static void test_gemm_hh(void **state)
+{
+    (void)state;
+    rng r = {4242};
+    enum { ROWS = 4, COLS = TA_GEMM_MAX_COLS };
+    int64_t sizes[] = {8, 37, 256, 2051};
+    for (const char *const *name = ta_kernels_names(); *name; name++) {
+        const ta_kernels *k = ta_kernels_by_name(*name);
+        if (!k || !k->gemm_hh) continue;
+        for (int s = 0; s < 4; s++) {
+            int64_t n = sizes[s];
+            size_t lw = (size_t)n * 2 + 6, la = (size_t)n * 2 + 10; /* strides past the rows */
+            ta_f16 *w = malloc(lw * ROWS), *a = malloc(la * COLS);
+            assert_non_null(w);
+            assert_non_null(a);
+            for (int i = 0; i < ROWS; i++)
+                for (int64_t e = 0; e < n; e++)
+                    w[i * lw / 2 + e] = ta_f32_to_f16(rng_normal(&r));
+            for (int c = 0; c < COLS; c++)
+                for (int64_t e = 0; e < n; e++)
+                    a[c * la / 2 + e] = ta_f32_to_f16(rng_normal(&r) * (c == 5 ? 300.0f : 1.0f));
+            for (int nr = 1; nr <= ROWS; nr++)
+                for (int nc = 1; nc <= COLS; nc++) {
+                    float out[4 * COLS];
+                    k->gemm_hh(n, w, lw, nr, a, la, nc, out);
+                    for (int c = 0; c < nc; c++)
+                        for (int i = 0; i < nr; i++) {
+                            double ref = 0, mag = 0;
+                            for (int64_t e = 0; e < n; e++) {
+                                double p = (double)ta_f16_to_f32(w[i * lw / 2 + e]) *
+                                           ta_f16_to_f32(a[c * la / 2 + e]);
+                                ref += p;
+                                mag += fabs(p);
+                            }
+                            if (fabs(out[c * 4 + i] - ref) > 1e-6 * mag + 1e-6)
+                                fail_msg("%s gemm_hh n=%lld nr=%d nc=%d row %d col %d: got %.9g, "
+                                         "reference %.9g",
+                                         k->name, (long long)n, nr, nc, i, c, (double)out[c * 4 + i],
+                                         ref);
+                        }
+                }
+            free(w);
+            free(a);
+        }
+    }
+}
+
 /* The activation quantizers of every set give the scalar bytes exactly. */
 static void test_quantizers_match_scalar(void **state)
 {
@@ -217,8 +266,14 @@ static void test_quantizers_match_scalar(void **state)
                 x[77] = 7.0f;
             }
             if (round == 3) memset(x, 0, sizeof x);
-            uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K};
-            for (int t = 0; t < 2; t++) {
+            if (round == 7) { /* what only F16 sees: overflow, subnormals, NaN, ties */
+                x[0] = 65520.0f, x[1] = -1e9f, x[2] = 65519.0f, x[3] = 1e-7f, x[4] = -3e-8f;
+                x[5] = NAN, x[6] = INFINITY, x[7] = 1.0f + 1.0f / 2048.0f, x[8] = 2.98e-8f;
+            }
+            uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K, TA_TYPE_F16};
+            for (int t = 0; t < 3; t++) {
+                if (!k->quantize[types[t]]) continue;
+                if (round == 7 && t != 2) continue;
                 size_t bytes = ta_type_row_bytes(types[t], N);
                 memset(a, 0xaa, sizeof a);
                 memset(b, 0xaa, sizeof b);
@@ -282,6 +337,28 @@ static void test_attention_helpers(void **state)
                                     1e-5f * (1 + fabsf(want[i * lo + d])));
             }
             free(v);
+        }
+        /* key rows (F16) against F32 queries, with odd head sizes and strides */
+        for (int h = 0; h < 3; h++) {
+            int64_t hd = hds[h];
+            size_t lq = (size_t)hd + 5;
+            ta_f16 key[80];
+            float q[TA_GEMM_MAX_COLS * 85], dots[TA_GEMM_MAX_COLS];
+            for (int64_t d = 0; d < hd; d++)
+                key[d] = ta_f32_to_f16(rng_normal(&r));
+            for (size_t i = 0; i < TA_GEMM_MAX_COLS * lq; i++)
+                q[i] = rng_normal(&r);
+            for (int nq = 1; nq <= TA_GEMM_MAX_COLS; nq++) {
+                k->gemm_f16_f32(hd, key, q, lq * sizeof(float), nq, dots);
+                for (int i = 0; i < nq; i++) {
+                    double want = 0;
+                    for (int64_t d = 0; d < hd; d++)
+                        want += (double)ta_f16_to_f32(key[d]) * q[(size_t)i * lq + (size_t)d];
+                    if (fabs(dots[i] - want) > 1e-5 * (1 + fabs(want)))
+                        fail_msg("%s gemm_f16_f32 hd=%lld nq=%d col %d: %g, want %g", k->name,
+                                 (long long)hd, nq, i, (double)dots[i], want);
+                }
+            }
         }
         /* exp and SwiGLU over the whole useful range, against libm */
         enum { N = 2003 };
@@ -564,7 +641,7 @@ int main(void)
         cmocka_unit_test(test_gemm_all_types),    cmocka_unit_test(test_quantizers_match_scalar),
         cmocka_unit_test(test_axpy_f16),          cmocka_unit_test(test_packed),
         cmocka_unit_test(test_attention_helpers), cmocka_unit_test(test_matmul_tiling),
-        cmocka_unit_test(test_matmul_multi),
+        cmocka_unit_test(test_matmul_multi),      cmocka_unit_test(test_gemm_hh),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

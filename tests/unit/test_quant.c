@@ -125,7 +125,7 @@ static void test_block_sizes_and_table(void **state)
     assert_int_equal(offsetof(ta_block_q8_K, bsums), 260);
 
     /* Activation types. */
-    assert_int_equal(ta_quant_ops_get(TA_TYPE_F16)->vec_dot_type, TA_TYPE_F32);
+    assert_int_equal(ta_quant_ops_get(TA_TYPE_F16)->vec_dot_type, TA_TYPE_F16);
     assert_int_equal(ta_quant_ops_get(TA_TYPE_BF16)->vec_dot_type, TA_TYPE_F32);
     assert_int_equal(ta_quant_ops_get(TA_TYPE_Q4_1)->vec_dot_type, TA_TYPE_Q8_0);
     assert_int_equal(ta_quant_ops_get(TA_TYPE_Q8_0)->vec_dot_type, TA_TYPE_Q8_0);

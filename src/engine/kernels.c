@@ -36,6 +36,13 @@ SCALAR_GEMM(gemm_q4_K, ta_vec_dot_q4_K_q8_K)
 SCALAR_GEMM(gemm_q5_K, ta_vec_dot_q5_K_q8_K)
 SCALAR_GEMM(gemm_q6_K, ta_vec_dot_q6_K_q8_K)
 
+static void round_f16_scalar(const float *x, void *dst, int64_t n)
+{
+    float *y = dst;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = ta_f16_to_f32(ta_f32_to_f16(x[i]));
+}
+
 static void axpy_f16_scalar(int64_t n, float a, const ta_f16 *x, float *y)
 {
     for (int64_t i = 0; i < n; i++)
@@ -111,6 +118,7 @@ static const ta_kernels scalar_set = {
         },
     .quantize_q8_0s = quantize_q8_0s_scalar,
     .gemm_f16_f32 = gemm_f16_f32,
+    .round_f16 = round_f16_scalar,
     .axpy_f16 = axpy_f16_scalar,
     .wsum_f16 = wsum_f16_scalar,
     .exp_sum = exp_sum_scalar,
@@ -132,6 +140,7 @@ static void complete(ta_kernels *k)
         if (!k->quantize[t]) k->quantize[t] = scalar_set.quantize[t];
     }
     if (!k->gemm_f16_f32) k->gemm_f16_f32 = scalar_set.gemm_f16_f32;
+    if (!k->round_f16) k->round_f16 = scalar_set.round_f16;
     if (!k->axpy_f16) k->axpy_f16 = scalar_set.axpy_f16;
     if (!k->quantize_q8_0s) k->quantize_q8_0s = scalar_set.quantize_q8_0s;
     if (!k->wsum_f16) k->wsum_f16 = scalar_set.wsum_f16;

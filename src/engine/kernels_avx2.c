@@ -176,40 +176,10 @@ TA_INLINE void hh_body(int64_t n, const ta_f16 *w, size_t lw, int nr, const ta_f
         }
 }
 
-/* One column (decoding): two accumulators a row, so 4 rows keep 8 FMA chains going. */
-TA_INLINE void hh_body1(int64_t n, const ta_f16 *w, size_t lw, int nr, const ta_f16 *a, float *out)
-{
-    __m256 s[4][2];
-    for (int r = 0; r < nr; r++)
-        s[r][0] = s[r][1] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 y0 = load8_f16(a + i), y1 = load8_f16(a + i + 8);
-        for (int r = 0; r < nr; r++) {
-            s[r][0] = _mm256_fmadd_ps(load8_f16(w + (size_t)r * lw + i), y0, s[r][0]);
-            s[r][1] = _mm256_fmadd_ps(load8_f16(w + (size_t)r * lw + i + 8), y1, s[r][1]);
-        }
-    }
-    for (int r = 0; r < nr; r++) {
-        __m256 acc = _mm256_add_ps(s[r][0], s[r][1]);
-        int64_t j = i;
-        for (; j + 8 <= n; j += 8)
-            acc = _mm256_fmadd_ps(load8_f16(w + (size_t)r * lw + j), load8_f16(a + j), acc);
-        float v = ta_hsum_ps(acc);
-        for (; j < n; j++)
-            v += ta_h2f(w[(size_t)r * lw + j]) * ta_h2f(a[j]);
-        out[r] = v;
-    }
-}
-
 #define HH_ROWS(NR)                                                                                \
     static void hh_rows##NR(int64_t n, const ta_f16 *w, size_t lw, const uint8_t *a, size_t as,    \
                             int nc, float *out)                                                    \
     {                                                                                              \
-        if (nc == 1) {                                                                             \
-            hh_body1(n, w, lw, NR, (const ta_f16 *)a, out);                                        \
-            return;                                                                                \
-        }                                                                                          \
         for (; nc >= 3; nc -= 3, a += 3 * as, out += 12)                                           \
             hh_body(n, w, lw, NR, (const ta_f16 *)a, as / 2, 3, out);                              \
         if (nc == 2) hh_body(n, w, lw, NR, (const ta_f16 *)a, as / 2, 2, out);                     \
@@ -452,6 +422,18 @@ static void quantize_q8_0(const float *x, void *dst, int64_t n)
     }
 }
 
+/* x rounded to F16 and back: decoding's F16 activations, kept as floats. */
+static void round_f16(const float *x, void *dst, int64_t n)
+{
+    float *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+                                                                _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++)
+        y[i] = ta_f16_to_f32(ta_f32_to_f16(x[i]));
+}
+
 /* Round to nearest even, as ta_f32_to_f16 (NaNs quieted with their top payload bits). */
 static void quantize_f16(const float *x, void *dst, int64_t n)
 {
@@ -634,6 +616,7 @@ void ta_kernels_avx2_fill(ta_kernels *k)
     k->gemm2[TA_TYPE_F32] = gemm2_f32;
     k->gemm_hh = gemm_hh;
     k->gemm_f16_f32 = gemm_f16_f32;
+    k->round_f16 = round_f16;
     k->quantize[TA_TYPE_F16] = quantize_f16;
     k->gemm[TA_TYPE_Q8_0] = gemm_q8_0;
     k->gemm[TA_TYPE_Q4_0] = gemm_q4_0;

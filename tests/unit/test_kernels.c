@@ -270,6 +270,11 @@ static void test_quantizers_match_scalar(void **state)
                 x[0] = 65520.0f, x[1] = -1e9f, x[2] = 65519.0f, x[3] = 1e-7f, x[4] = -3e-8f;
                 x[5] = NAN, x[6] = INFINITY, x[7] = 1.0f + 1.0f / 2048.0f, x[8] = 2.98e-8f;
             }
+            float fa[N], fb[N]; /* decoding's F16-rounded floats */
+            ref->round_f16(x, fa, N);
+            k->round_f16(x, fb, N);
+            if (memcmp(fa, fb, sizeof fa))
+                fail_msg("%s round_f16 differs from scalar (round %d)", k->name, round);
             uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K, TA_TYPE_F16};
             for (int t = 0; t < 3; t++) {
                 if (!k->quantize[types[t]]) continue;

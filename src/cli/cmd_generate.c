@@ -17,54 +17,35 @@
 #include <strings.h>
 
 #include "../engine/context.h"
-#include "../engine/sampler.h"
+#include "../engine/generate.h"
 #include "../tokenizer/tokenizer.h"
 #include "cli.h"
 
-/* Appends bytes to a growing buffer; nonzero when memory runs out. */
-static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+/* Streams each piece of final text to stdout as it comes. */
+/* Records each generated token id (for --json). */
+static int collect_id(void *ud, const ta_gen_token *t)
 {
-    if (!*buf) return 1;
-    while (*len + n + 1 > *cap) {
-        char *nb = realloc(*buf, *cap * 2);
-        if (!nb) return 1;
-        *buf = nb;
-        *cap *= 2;
+    ta_tok_ids *ids = ud;
+    if (t->token < 0) return 0;
+    if (ids->len == ids->cap) {
+        size_t cap = ids->cap ? ids->cap * 2 : 64;
+        int32_t *n = realloc(ids->ids, cap * sizeof *n);
+        if (!n) return 1;
+        ids->ids = n;
+        ids->cap = cap;
     }
-    memcpy(*buf + *len, p, n);
-    *len += n;
+    ids->ids[ids->len++] = t->token;
     return 0;
 }
 
-/* If a stop string occurs in text, cuts text before the earliest one. */
-static bool find_stop(const char *text, size_t len, const char *const *stops, int n, size_t *cut)
+static int print_piece(void *ud, const ta_gen_token *t)
 {
-    size_t best = len;
-    for (int i = 0; i < n; i++) {
-        size_t sl = strlen(stops[i]);
-        for (size_t at = 0; at + sl <= len && at < best; at++)
-            if (!memcmp(text + at, stops[i], sl)) {
-                best = at;
-                break;
-            }
+    (void)ud;
+    if (t->text_len) {
+        fwrite(t->text, 1, t->text_len, stdout);
+        fflush(stdout);
     }
-    if (best == len) return false;
-    *cut = best;
-    return true;
-}
-
-/* Prints what can no longer turn into a stop string: all but the last max_stop - 1
- * bytes, backed up to a UTF-8 character boundary. */
-static void emit_safe(const char *text, size_t len, size_t *emitted, size_t max_stop)
-{
-    size_t hold = max_stop ? max_stop - 1 : 0;
-    if (len <= *emitted + hold) return;
-    size_t end = len - hold;
-    while (end > *emitted && ((unsigned char)text[end] & 0xc0) == 0x80)
-        end--;
-    fwrite(text + *emitted, 1, end - *emitted, stdout);
-    fflush(stdout);
-    *emitted = end;
+    return 0;
 }
 
 int ta_cli_generate(int argc, char **argv)
@@ -167,80 +148,50 @@ int ta_cli_generate(int argc, char **argv)
         rc = ta_cli_fail("generate", "%s", err.message);
         goto out;
     }
-    if (pids.len > ta_ctx_n_ctx(ctx)) {
-        rc = ta_cli_fail("generate", "the prompt has %zu tokens but the context holds %u", pids.len,
-                         ta_ctx_n_ctx(ctx));
-        goto out;
-    }
-    if (ta_ctx_eval(ctx, pids.ids, (uint32_t)pids.len, &err) != TA_OK) {
+    ta_gen *gen = ta_gen_new(ctx, tok, &err);
+    if (!gen) {
         rc = ta_cli_fail("generate", "%s", err.message);
         goto out;
     }
-    ta_sampler_params sp = ta_sampler_defaults();
-    sp.temperature = temp;
-    sp.top_k = (int32_t)top_k;
-    sp.top_p = top_p;
-    sp.min_p = min_p;
-    sp.repeat_penalty = repeat_penalty;
-    sp.seed = (uint64_t)seed;
-    ta_sampler *s = ta_sampler_new(&sp, m->hp.n_vocab);
-    for (size_t i = 0; i < pids.len; i++)
-        ta_sampler_accept(s, pids.ids[i]);
-    ta_tok_stream *stream = ta_tok_stream_new(tok, 0);
+    ta_gen_params gp = ta_gen_defaults();
+    gp.max_tokens = (uint32_t)n_predict;
+    gp.sampling.temperature = temp;
+    gp.sampling.top_k = (int32_t)top_k;
+    gp.sampling.top_p = top_p;
+    gp.sampling.min_p = min_p;
+    gp.sampling.repeat_penalty = repeat_penalty;
+    gp.sampling.seed = (uint64_t)seed;
+    gp.stops = stops;
+    gp.n_stops = (uint32_t)n_stops;
+    ta_gen_result res;
     ta_tok_ids out_ids = {0};
-    size_t text_len = 0, text_cap = 1024, emitted = 0;
-    char *text = malloc(text_cap);
-    bool stopped = false;
-    for (long i = 0; i < n_predict && s && stream && text; i++) {
-        int32_t t = ta_sampler_sample(s, ta_ctx_logits(ctx));
-        if (ta_tok_is_eog(tok, t)) break;
-        ta_sampler_accept(s, t);
-        if (out_ids.len == out_ids.cap) {
-            size_t cap = out_ids.cap ? out_ids.cap * 2 : 64;
-            int32_t *n = realloc(out_ids.ids, cap * sizeof *n);
-            if (!n) break;
-            out_ids.ids = n;
-            out_ids.cap = cap;
-        }
-        out_ids.ids[out_ids.len++] = t;
-        size_t plen = 0;
-        const char *piece = ta_tok_stream_push(stream, t, &plen);
-        if (piece && plen && append(&text, &text_len, &text_cap, piece, plen)) break;
-        if (find_stop(text, text_len, stops, n_stops, &text_len)) {
-            stopped = true;
-            break;
-        }
-        if (!as_json) emit_safe(text, text_len, &emitted, max_stop);
-        if (i + 1 < n_predict && ta_ctx_eval(ctx, &t, 1, &err) != TA_OK) {
-            rc = ta_cli_fail("generate", "%s", err.message);
-            break;
-        }
+    if (n_predict == 0) { /* nothing to generate: the prompt alone */
+        memset(&res, 0, sizeof res);
+    } else if (ta_gen_run(gen, pids.ids, (uint32_t)pids.len, &gp,
+                          as_json ? collect_id : print_piece, as_json ? &out_ids : NULL, &res,
+                          &err) != TA_OK) {
+        rc = ta_cli_fail("generate", "%s", err.message);
+        ta_gen_free(gen);
+        goto out;
     }
-    size_t flen = 0;
-    const char *rest = stream && !stopped ? ta_tok_stream_flush(stream, &flen) : NULL;
-    if (rest && flen && !append(&text, &text_len, &text_cap, rest, flen))
-        find_stop(text, text_len, stops, n_stops, &text_len);
-    if (!as_json && text && text_len > emitted)
-        fwrite(text + emitted, 1, text_len - emitted, stdout);
-    if (as_json && rc == 0) {
+    if (as_json) {
         json_t *pj = json_array(), *oj = json_array();
         for (size_t i = 0; i < pids.len; i++)
             json_array_append_new(pj, json_integer(pids.ids[i]));
         for (size_t i = 0; i < out_ids.len; i++)
             json_array_append_new(oj, json_integer(out_ids.ids[i]));
         json_t *o = json_pack("{s:o,s:o,s:s%}", "prompt_ids", pj, "ids", oj, "text",
-                              text ? text : "", text ? text_len : 0);
+                              res.text ? res.text : "", res.text_len);
         char *js = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (js) puts(js);
         free(js);
         json_decref(o);
-    } else if (!as_json) {
+    } else {
         putchar('\n');
     }
-    free(text);
     ta_tok_ids_free(&out_ids);
-    ta_tok_stream_free(stream);
-    ta_sampler_free(s);
+    ta_gen_result_free(&res);
+    ta_gen_free(gen);
 out:
     ta_ctx_free(ctx);
     ta_pool_free(pool);

@@ -159,6 +159,11 @@ const float *ta_ctx_logits(const ta_ctx *c)
     return c->logits;
 }
 
+const ta_model *ta_ctx_model(const ta_ctx *c)
+{
+    return c->m;
+}
+
 uint32_t ta_ctx_n_past(const ta_ctx *c)
 {
     return c->n_past;
@@ -256,7 +261,7 @@ static void attend(void *arg, int64_t begin, int64_t end)
             float dots[QGROUP];
             for (uint32_t t = 0; t < n_pos; t++) {
                 k->gemm_f16_f32(hd, cache_at(c, c->k_cache, j->layer, t, kvh), q,
-                                     c->qkv_dim * sizeof(float), nq, dots);
+                                c->qkv_dim * sizeof(float), nq, dots);
                 for (int i = 0; i < nq; i++)
                     scores[(size_t)i * c->n_ctx + t] = dots[i] * scale;
             }

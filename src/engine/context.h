@@ -42,6 +42,7 @@ int ta_ctx_eval(ta_ctx *c, const int32_t *tokens, uint32_t n, ta_error *err);
 /* Logits of the last evaluated token (n_vocab floats). */
 const float *ta_ctx_logits(const ta_ctx *c);
 uint32_t ta_ctx_n_past(const ta_ctx *c);
+const ta_model *ta_ctx_model(const ta_ctx *c); /* the model it was made for (borrowed) */
 uint32_t ta_ctx_n_ctx(const ta_ctx *c);
 /* Bytes of the KV cache (keys and values of every layer and position). */
 size_t ta_ctx_kv_bytes(const ta_ctx *c);

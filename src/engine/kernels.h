@@ -81,16 +81,16 @@ typedef void (*ta_gemm8_fn)(int64_t n, const void *w8, const void *a, size_t a_s
 
 typedef struct ta_kernels {
     const char *name;
-    ta_gemm_fn gemm[TA_TYPE_COUNT];             /* never NULL for a type quant.h computes */
-    ta_gemv4_fn gemv4[TA_TYPE_COUNT];           /* NULL: four calls of gemm with one column */
-    ta_gemm2_fn gemm2[TA_TYPE_COUNT];           /* NULL: gemm row by row */
-    ta_gemm8_fn gemm8[TA_PACK_COUNT];           /* NULL: that packing is not used */
-    ta_gemm_hh_fn gemm_hh;                      /* NULL: gemm[TA_TYPE_F16] row by row */
+    ta_gemm_fn gemm[TA_TYPE_COUNT];   /* never NULL for a type quant.h computes */
+    ta_gemv4_fn gemv4[TA_TYPE_COUNT]; /* NULL: four calls of gemm with one column */
+    ta_gemm2_fn gemm2[TA_TYPE_COUNT]; /* NULL: gemm row by row */
+    ta_gemm8_fn gemm8[TA_PACK_COUNT]; /* NULL: that packing is not used */
+    ta_gemm_hh_fn gemm_hh;            /* NULL: gemm[TA_TYPE_F16] row by row */
     /* An F16 row against F32 columns: attention's keys against queries, and decoding's
      * F16 weights against activations rounded by round_f16 (F16 values as floats: one
      * conversion per element where F16 columns would need two, and the same sums). */
     ta_gemm_fn gemm_f16_f32;
-    ta_quantize_row_fn round_f16; /* dst: n floats, each x[i] rounded to F16 */
+    ta_quantize_row_fn round_f16;               /* dst: n floats, each x[i] rounded to F16 */
     ta_quantize_row_fn quantize[TA_TYPE_COUNT]; /* activation quantizers: Q8_0, Q8_K, F16 */
     ta_quantize_row_fn quantize_q8_0s;          /* to ta_block_q8_0s */
     /* y[i] += a * x[i] for n halves x. */

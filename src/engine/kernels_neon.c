@@ -153,8 +153,7 @@ FLOAT_DOT1(dot1_bf16, ta_bf16, load4_bf16, ta_bf16_to_f32, float, load4_act_f32,
 FLOAT_BODY(f16_body, ta_f16, load4_f16, h2f, dot1_f16, ta_f16, load4_f16, h2f)
 FLOAT_BODY(f16_f32_body, ta_f16, load4_f16, h2f, dot1_f16_f32, float, load4_act_f32, f32_id)
 FLOAT_BODY(f32_body, float, load4_f32, f32_id, dot1_f32, float, load4_act_f32, f32_id)
-FLOAT_BODY(bf16_body, ta_bf16, load4_bf16, ta_bf16_to_f32, dot1_bf16, float, load4_act_f32,
-           f32_id)
+FLOAT_BODY(bf16_body, ta_bf16, load4_bf16, ta_bf16_to_f32, dot1_bf16, float, load4_act_f32, f32_id)
 NEON_GEMM(gemm_f16, f16_body)
 NEON_GEMM(gemm_f16_f32, f16_f32_body)
 NEON_GEMM(gemm_f32, f32_body)

@@ -31,12 +31,12 @@ size_t ta_matvec_scratch_bytes(size_t n_in)
 typedef struct mm_job {
     const ta_kernels *k;
     ta_gemm_fn gemm;
-    ta_gemv4_fn gemv4;  /* for single tokens, when the set has one */
-    ta_gemm8_fn gemm8;  /* packed weights: 8 rows at a time */
-    size_t group_bytes; /* packed: bytes of 8 rows */
-    ta_gemm2_fn gemm2;  /* two rows at a time, for float weights */
+    ta_gemv4_fn gemv4;     /* for single tokens, when the set has one */
+    ta_gemm8_fn gemm8;     /* packed weights: 8 rows at a time */
+    size_t group_bytes;    /* packed: bytes of 8 rows */
+    ta_gemm2_fn gemm2;     /* two rows at a time, for float weights */
     ta_gemm_hh_fn gemm_hh; /* F16 weights: 4 rows at a time */
-    bool float_act;     /* activations are F32 */
+    bool float_act;        /* activations are F32 */
     ta_quantize_row_fn quantize;
     const uint8_t *w;
     size_t w_row; /* bytes of a weight row */

@@ -214,8 +214,7 @@ static void test_batches_match_single_tokens(void **state)
                         d2 += ((double)got[v] - w[v]) * ((double)got[v] - w[v]);
                         w2 += (double)w[v] * w[v];
                     }
-                    double rel = sqrt(d2 / w2),
-                           tol = a == 0 ? 3e-3 : 3e-2;
+                    double rel = sqrt(d2 / w2), tol = a == 0 ? 3e-3 : 3e-2;
                     if (!(rel <= tol))
                         fail_msg("%s %s kv=%d batch=%u step %d: logits differ by %.3g (relative) "
                                  "from one token at a time",

@@ -233,8 +233,8 @@ static void test_gemm_hh(void **state)
                             if (fabs(out[c * 4 + i] - ref) > 1e-6 * mag + 1e-6)
                                 fail_msg("%s gemm_hh n=%lld nr=%d nc=%d row %d col %d: got %.9g, "
                                          "reference %.9g",
-                                         k->name, (long long)n, nr, nc, i, c, (double)out[c * 4 + i],
-                                         ref);
+                                         k->name, (long long)n, nr, nc, i, c,
+                                         (double)out[c * 4 + i], ref);
                         }
                 }
             free(w);

@@ -14,12 +14,15 @@
 
 #include "../core/core.h"
 
+typedef struct ta_models ta_models;
+
 typedef struct ta_app {
     char data_dir[4096];
     char db_path[4096];
     char model_cache_path[4096];
     struct timespec started;   /* CLOCK_MONOTONIC at start */
     atomic_bool shutting_down; /* set once on SIGINT/SIGTERM: handlers should wrap up */
+    ta_models *models;         /* the model orchestrator (app/models.h); NULL: no models */
 } ta_app;
 
 /* Fills paths from the given overrides (NULL = default) and creates the directories. */

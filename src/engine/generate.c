@@ -15,6 +15,8 @@ struct ta_gen {
     uint32_t n_vocab;
     int32_t *hist; /* the tokens the context holds, in order: hist[i] is at position i */
     uint32_t n_hist, cap;
+    pthread_mutex_t *lock; /* shared with other generators of one pool, or NULL */
+    uint32_t lock_batch;
 };
 
 ta_gen_params ta_gen_defaults(void)
@@ -64,9 +66,23 @@ void ta_gen_free(ta_gen *g)
     free(g);
 }
 
+void ta_gen_set_lock(ta_gen *g, pthread_mutex_t *lock, uint32_t n_batch)
+{
+    g->lock = lock;
+    g->lock_batch = n_batch ? n_batch : 256;
+}
+
 uint32_t ta_gen_n_cached(const ta_gen *g)
 {
     return g->n_hist;
+}
+
+uint32_t ta_gen_common_prefix(const ta_gen *g, const int32_t *ids, uint32_t n)
+{
+    uint32_t k = 0;
+    while (k < g->n_hist && k < n && g->hist[k] == ids[k])
+        k++;
+    return k;
 }
 
 void ta_gen_reset(ta_gen *g)
@@ -85,12 +101,20 @@ static double now_s(void)
 /* Evaluates tokens and records them; on failure the history is reset. */
 static int feed(ta_gen *g, const int32_t *ids, uint32_t n, ta_error *err)
 {
-    if (ta_ctx_eval(g->ctx, ids, n, err) != TA_OK) {
-        ta_gen_reset(g);
-        return err ? err->code : TA_EINTERNAL;
+    while (n) {
+        uint32_t step = g->lock && n > g->lock_batch ? g->lock_batch : n;
+        if (g->lock) pthread_mutex_lock(g->lock);
+        int rc = ta_ctx_eval(g->ctx, ids, step, err);
+        if (g->lock) pthread_mutex_unlock(g->lock);
+        if (rc != TA_OK) {
+            ta_gen_reset(g);
+            return err ? err->code : TA_EINTERNAL;
+        }
+        memcpy(g->hist + g->n_hist, ids, (size_t)step * sizeof *ids);
+        g->n_hist += step;
+        ids += step;
+        n -= step;
     }
-    memcpy(g->hist + g->n_hist, ids, (size_t)n * sizeof *ids);
-    g->n_hist += n;
     return TA_OK;
 }
 
@@ -212,9 +236,7 @@ int ta_gen_run(ta_gen *g, const int32_t *prompt, uint32_t n_prompt, const ta_gen
     double t0 = now_s();
     /* Reuse the longest common prefix, but evaluate at least the last prompt token:
      * its logits are where sampling starts. */
-    uint32_t keep = 0;
-    while (keep < g->n_hist && keep < n_prompt && g->hist[keep] == prompt[keep])
-        keep++;
+    uint32_t keep = ta_gen_common_prefix(g, prompt, n_prompt);
     if (keep == n_prompt) keep--;
     g->n_hist = keep;
     ta_ctx_truncate(g->ctx, keep);

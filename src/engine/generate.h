@@ -13,6 +13,7 @@
 #ifndef TA_ENGINE_GENERATE_H
 #define TA_ENGINE_GENERATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,8 +91,16 @@ typedef struct ta_gen ta_gen;
 ta_gen *ta_gen_new(ta_ctx *ctx, const ta_tokenizer *tok, ta_error *err);
 void ta_gen_free(ta_gen *g);
 
+/* Serializes evaluation with other generators whose contexts share one thread pool
+ * (borrowed; NULL: none): held for each batch of at most n_batch tokens, so a long
+ * prompt in one slot lets the others decode between its batches. */
+void ta_gen_set_lock(ta_gen *g, pthread_mutex_t *lock, uint32_t n_batch);
+
 /* Tokens the context holds now (prompt and generated ones of the last run). */
 uint32_t ta_gen_n_cached(const ta_gen *g);
+
+/* How many leading tokens of ids the context holds already. */
+uint32_t ta_gen_common_prefix(const ta_gen *g, const int32_t *ids, uint32_t n);
 
 /* Forgets the history (the next run evaluates its whole prompt). */
 void ta_gen_reset(ta_gen *g);

@@ -52,6 +52,10 @@ void ta_router_free(ta_router *r);
 int ta_router_add(ta_router *r, const ta_action *action);
 /* Registers every action of the core set (ping, health, version, ...). */
 int ta_router_add_core_actions(ta_router *r);
+/* chat_completions and completions (actions_chat.c). */
+int ta_router_add_chat_actions(ta_router *r);
+/* list/get/load/unload_model, embeddings, tokenize, detokenize (actions_models.c). */
+int ta_router_add_model_actions(ta_router *r);
 
 const ta_action *ta_router_find(const ta_router *r, const char *name);
 size_t ta_router_count(const ta_router *r);

@@ -13,7 +13,7 @@
 #define TA_DOCS_DIR "node_modules"
 #endif
 
-typedef enum { OPT_STR, OPT_PORT, OPT_MODE, OPT_LEVEL, OPT_SIZE, OPT_UINT } opt_kind;
+typedef enum { OPT_STR, OPT_PORT, OPT_MODE, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_LIST } opt_kind;
 
 typedef struct opt {
     const char *flag; /* without the leading "--" */
@@ -26,6 +26,18 @@ typedef struct opt {
 #define F(field) offsetof(ta_server_config, field), sizeof(((ta_server_config *)0)->field)
 
 static const opt options[] = {
+    {"model", "TABAGENT_MODEL", OPT_LIST, F(models), "[ID=]PATH",
+     "a GGUF model to serve (repeatable; the id defaults to the file name)"},
+    {"parallel", "TABAGENT_PARALLEL", OPT_UINT, F(parallel), "N",
+     "requests a chat model decodes at once (default 4)"},
+    {"ctx-size", "TABAGENT_CTX_SIZE", OPT_UINT, F(ctx_size), "N",
+     "context per request (default the model's, at most 4096)"},
+    {"threads", "TABAGENT_THREADS", OPT_UINT, F(threads), "N",
+     "inference threads (default one per core)"},
+    {"keep-alive", "TABAGENT_KEEP_ALIVE", OPT_STR, F(keep_alive), "DURATION",
+     "how long an idle model stays loaded: seconds, 5m, 1h, -1 = forever (default 5m)"},
+    {"memory-budget", "TABAGENT_MEMORY_BUDGET", OPT_SIZE, F(memory_budget), "SIZE",
+     "memory for loaded models, e.g. 8G (default: no limit)"},
     {"mode", "TABAGENT_MODE", OPT_MODE, F(mode), "MODE",
      "native | http | webrtc | web | all (default all)"},
     {"host", "TABAGENT_HOST", OPT_STR, F(host), "ADDR", "HTTP listen address (default 127.0.0.1)"},
@@ -105,6 +117,14 @@ static int set_opt(ta_server_config *cfg, const opt *o, const char *val, const c
     char *field = (char *)cfg + o->offset;
     char *end = NULL;
     switch (o->kind) {
+    case OPT_LIST: { /* repeatable: values joined by newlines */
+        size_t used = strlen(field), len = strlen(val);
+        if (!len || strchr(val, '\n') || used + len + 2 > o->size)
+            return ta_error_set(err, TA_EINVAL, "%s: bad or too long value", source);
+        if (used) field[used++] = '\n';
+        memcpy(field + used, val, len + 1);
+        return TA_OK;
+    }
     case OPT_STR:
         if (strlen(val) >= o->size)
             return ta_error_set(err, TA_EINVAL, "%s: value too long", source);
@@ -171,6 +191,8 @@ static void defaults(ta_server_config *cfg)
     cfg->max_connections = 256;
     cfg->idle_timeout_s = 60;
     cfg->shutdown_grace_s = 10;
+    cfg->parallel = 4;
+    strcpy(cfg->keep_alive, "5m");
 }
 
 static const opt *find_opt(const char *name, size_t len)

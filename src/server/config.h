@@ -40,6 +40,10 @@ typedef struct ta_server_config {
     unsigned max_connections;
     unsigned idle_timeout_s;
     unsigned shutdown_grace_s;
+    char models[16384]; /* --model values, one per line */
+    unsigned parallel, ctx_size, threads;
+    char keep_alive[32];
+    size_t memory_budget;
     bool launched_by_browser; /* an extension origin was among the arguments */
     bool show_help, show_version;
 } ta_server_config;

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "../app/app.h"
+#include "../app/models.h"
+#include "../ml/ml.h"
 #include "../core/core.h"
 #include "../handler/router.h"
 #include "../transport/http/http.h"
@@ -73,6 +75,62 @@ static bool want_native(const ta_server_config *cfg)
     return fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 
+/* "300", "30s", "5m", "1h", "-1" -> seconds; false when it is none of these. */
+static bool parse_duration(const char *s, double *out)
+{
+    char *end;
+    double x = strtod(s, &end);
+    if (end == s) return false;
+    double mul = !*end || !strcmp(end, "s") ? 1
+                 : !strcmp(end, "m")        ? 60
+                 : !strcmp(end, "h")        ? 3600
+                                            : 0;
+    if (!mul) return false;
+    *out = x * mul;
+    return true;
+}
+
+/* The ML client and the orchestrator, with the models of --model ([ID=]PATH). */
+static int start_models(const ta_server_config *cfg, ta_app *app, ta_ml **ml, ta_error *err)
+{
+    ta_models_config mc = {.memory_budget = cfg->memory_budget,
+                           .load = {.n_ctx = cfg->ctx_size,
+                                    .n_parallel = cfg->parallel,
+                                    .threads = (int)cfg->threads}};
+    if (!parse_duration(cfg->keep_alive, &mc.keep_alive_s))
+        return ta_error_set(err, TA_EINVAL,
+                            "--keep-alive: expected seconds or 30s / 5m / 1h, got '%.32s'",
+                            cfg->keep_alive);
+    *ml = ta_ml_inproc_new(err);
+    if (!*ml) return err->code;
+    app->models = ta_models_new(*ml, &mc, err);
+    if (!app->models) return err->code;
+    char list[sizeof cfg->models];
+    snprintf(list, sizeof list, "%s", cfg->models);
+    for (char *save = NULL, *item = strtok_r(list, "\n", &save); item;
+         item = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(item, '=');
+        const char *path = eq ? eq + 1 : item;
+        char id[256];
+        if (eq) {
+            snprintf(id, sizeof id, "%.*s", (int)(eq - item), item);
+        } else { /* the file name without .gguf */
+            const char *base = strrchr(path, '/');
+            base = base ? base + 1 : path;
+            size_t n = strlen(base);
+            if (n > 5 && !strcmp(base + n - 5, ".gguf")) n -= 5;
+            snprintf(id, sizeof id, "%.*s", (int)n, base);
+        }
+        int rc = ta_models_register(app->models, id, path, err);
+        if (rc) {
+            ta_error_prefix(err, "--model %s", item);
+            return rc;
+        }
+        ta_log_info("model %s: %s", id, path);
+    }
+    return TA_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "install-native-host"))
@@ -119,15 +177,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "tabagent-server: %s\n", err.message);
         return 1;
     }
-    ta_router *router = ta_router_new(&app);
-    if (!router || ta_router_add_core_actions(router) != TA_OK) {
-        ta_log_error("cannot build the action table");
-        ta_router_free(router);
-        return 1;
-    }
-    ta_log_info("tabagent-server %s, mode %s; data %s, database %s, models %s", TA_VERSION,
-                ta_mode_name(cfg.mode), app.data_dir, app.db_path, app.model_cache_path);
-
     /* From here on, threads exist: block the stop signals in all of them. */
     sigset_t set;
     sigemptyset(&set);
@@ -136,6 +185,23 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     pthread_t sig_tid;
     pthread_create(&sig_tid, NULL, signal_thread, &set);
+
+    ta_ml *ml = NULL;
+    if (start_models(&cfg, &app, &ml, &err) != TA_OK) {
+        ta_log_error("%s", err.message);
+        fprintf(stderr, "tabagent-server: %s\n", err.message);
+        return 1;
+    }
+    ta_router *router = ta_router_new(&app);
+    if (!router || ta_router_add_core_actions(router) != TA_OK ||
+        ta_router_add_chat_actions(router) != TA_OK ||
+        ta_router_add_model_actions(router) != TA_OK) {
+        ta_log_error("cannot build the action table");
+        ta_router_free(router);
+        return 1;
+    }
+    ta_log_info("tabagent-server %s, mode %s; data %s, database %s, models %s", TA_VERSION,
+                ta_mode_name(cfg.mode), app.data_dir, app.db_path, app.model_cache_path);
 
     ta_http_server *server = NULL;
     if (http) {
@@ -205,6 +271,8 @@ int main(int argc, char **argv)
     }
     if (server) ta_http_stop(server, cfg.shutdown_grace_s * 1000u);
     ta_router_free(router);
+    ta_models_free(app.models);
+    ta_ml_free(ml);
     ta_log_info("stopped");
     return 0;
 }

@@ -97,6 +97,9 @@ static MHD_Result_t reply_json(http_req *rq, unsigned status, json_t *body)
 
 static MHD_Result_t reply_err(http_req *rq, const ta_error *err)
 {
+    /* 503 (busy, loading): tell clients when to come back */
+    if (err->code == TA_EUNAVAILABLE)
+        return reply_json_hdr(rq, 503, ta_json_error_body(err), "Retry-After", "1");
     return reply_json(rq, (unsigned)ta_error_http_status(err->code), ta_json_error_body(err));
 }
 
@@ -324,7 +327,9 @@ static MHD_Result_t run_action(http_req *rq, const ta_http_route *rt, json_t *pa
         /* A stream may be quiet for longer than the idle timeout between events; its
          * liveness is watched through the socket and keep-alive comments instead. */
         MHD_set_connection_option(rq->conn, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
-        struct MHD_Response *r = ta_http_sse_start(srv->router, name, params, sock);
+        ta_error early;
+        struct MHD_Response *r = ta_http_sse_start(srv->router, name, params, sock, &early);
+        if (!r && early.code) return reply_err(rq, &early);
         if (!r) return reply_errf(rq, TA_EINTERNAL, "cannot start the stream");
         return queue(rq, 200, r);
     }

@@ -25,7 +25,10 @@ typedef struct sse_stream {
     pthread_cond_t cond;
     char *buf; /* bytes not yet handed to the connection */
     size_t off, len, cap;
-    bool done;        /* the handler has ended; buf holds the last bytes */
+    bool done;    /* the handler has ended; buf holds the last bytes */
+    bool started; /* an event was sent: from now on errors go into the stream */
+    bool early;   /* ended with an error before any event: early_err, no bytes */
+    ta_error early_err;
     atomic_bool gone; /* the client disconnected or the response was torn down */
 } sse_stream;
 
@@ -75,6 +78,7 @@ static int sse_event(void *ctx, const char *type, json_t *payload)
     if (atomic_load(&s->gone)) return TA_ECANCELLED;
     pthread_mutex_lock(&s->lock);
     bool ok = append_data(s, payload);
+    s->started = true;
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);
     return ok ? TA_OK : TA_ENOMEM;
@@ -84,7 +88,10 @@ static void sse_end(void *ctx, json_t *result, const ta_error *err)
 {
     sse_stream *s = ctx;
     pthread_mutex_lock(&s->lock);
-    if (err) {
+    if (err && !s->started) { /* the response has not begun: it gets the real status */
+        s->early = true;
+        s->early_err = *err;
+    } else if (err) {
         json_t *body = ta_json_error_body(err);
         append_data(s, body);
         json_decref(body);
@@ -170,9 +177,32 @@ static void destroy(void *cls)
     free(s);
 }
 
-struct MHD_Response *ta_http_sse_start(ta_router *router, const char *action, json_t *params,
-                                       int sock)
+/* Waits until the handler has sent its first event or ended; a client that leaves
+ * meanwhile cancels it. */
+static void wait_first(sse_stream *s)
 {
+    pthread_mutex_lock(&s->lock);
+    while (!s->started && !s->done) {
+        if (ta_http_peer_gone(s->sock)) {
+            atomic_store(&s->gone, true);
+            break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+struct MHD_Response *ta_http_sse_start(ta_router *router, const char *action, json_t *params,
+                                       int sock, ta_error *early)
+{
+    ta_error_clear(early);
     sse_stream *s = calloc(1, sizeof *s);
     if (!s) {
         json_decref(params);
@@ -198,6 +228,12 @@ struct MHD_Response *ta_http_sse_start(ta_router *router, const char *action, js
         return NULL;
     }
     s->thread_started = true;
+    wait_first(s);
+    if (s->early) {
+        *early = s->early_err;
+        MHD_destroy_response(r); /* joins the handler */
+        return NULL;
+    }
     MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");

@@ -13,10 +13,13 @@
 #include "http_internal.h"
 
 /* Starts `action` with params (stolen) on a new thread and returns the streaming
- * response, or NULL when the thread could not start. sock is the client socket,
- * watched for disconnects. */
+ * response once the handler has sent its first event (or ended well). A handler that
+ * fails before its first event (unknown model, prompt too long, busy) gets no stream:
+ * NULL, with its error in *early, for a plain reply with the right status. NULL with
+ * early->code 0: the thread could not start. sock is the client socket, watched for
+ * disconnects. */
 struct MHD_Response *ta_http_sse_start(ta_router *router, const char *action, json_t *params,
-                                       int sock);
+                                       int sock, ta_error *early);
 
 /* True when the peer on sock has closed or reset the connection. */
 bool ta_http_peer_gone(int sock);

@@ -23,6 +23,7 @@ typedef struct ta_app {
     struct timespec started;   /* CLOCK_MONOTONIC at start */
     atomic_bool shutting_down; /* set once on SIGINT/SIGTERM: handlers should wrap up */
     ta_models *models;         /* the model orchestrator (app/models.h); NULL: no models */
+    atomic_uint stop_epoch;    /* stop_generation bumps it: generations started before end */
 } ta_app;
 
 /* Fills paths from the given overrides (NULL = default) and creates the directories. */

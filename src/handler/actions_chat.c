@@ -10,7 +10,6 @@
 
 #include "../app/models.h"
 #include "../core/log.h"
-#include "../engine/chat_template.h"
 #include "actions_gen.h"
 #include "router.h"
 
@@ -141,6 +140,7 @@ typedef struct run {
     long long created;
     ta_ml *ml;
     uint32_t choice;
+    unsigned epoch; /* app->stop_epoch at the start: stop_generation ends this run */
     bool role_sent;
     json_t *logprobs; /* array of OpenAI logprob entries (chat) */
     json_t *tokens;   /* completions' logprobs: tokens and token_logprobs */
@@ -203,7 +203,7 @@ static json_t *chunk(run *r, json_t *choice)
 static int on_token(void *ud, const ta_gen_token *t)
 {
     run *r = ud;
-    if (ta_call_cancelled(r->call)) return 1;
+    if (ta_call_cancelled(r->call) || atomic_load(&r->call->app->stop_epoch) != r->epoch) return 1;
     json_t *lp =
         t->token >= 0 && r->call->params && (r->logprobs || r->tokens) ? logprob_entry(r, t) : NULL;
     if (!r->call->stream) {
@@ -260,42 +260,6 @@ static json_t *usage(uint32_t prompt, uint32_t completion, uint32_t cached)
     return json_pack("{s:i,s:i,s:i,s:{s:i}}", "prompt_tokens", (int)prompt, "completion_tokens",
                      (int)completion, "total_tokens", (int)(prompt + completion),
                      "prompt_tokens_details", "cached_tokens", (int)cached);
-}
-
-/* Renders the chat with the model's template (or the built-in one for its family). */
-static int render_chat(ta_ml *ml, const char *id, const json_t *p, char **prompt, ta_error *err)
-{
-    char *tmpl = ta_ml_chat_template(ml, id, err);
-    ta_ml_info info;
-    if (ta_ml_info_get(ml, id, &info, err)) {
-        free(tmpl);
-        return err->code;
-    }
-    char bos[256], eos[256];
-    ta_ml_special_texts(ml, id, bos, eos, sizeof bos, err);
-    const json_t *tools = json_object_get(p, "tools");
-    if (json_is_array(tools) && !json_array_size(tools)) tools = NULL;
-    int rc = ta_chat_template_apply(tmpl, tmpl ? NULL : ta_chat_template_guess(NULL, info.arch),
-                                    json_object_get(p, "messages"),
-                                    json_is_array(tools) ? tools : NULL, true, bos, eos,
-                                    json_object_get(p, "chat_template_kwargs"), prompt, err);
-    free(tmpl);
-    if (rc) ta_error_prefix(err, "chat template");
-    return rc;
-}
-
-/* Tokenizes a rendered chat: special tokens are parsed; BOS is added only when the
- * model wants one and the template did not write it. */
-static int tokenize_prompt(ta_ml *ml, const char *id, const char *text, bool chat, ta_tok_ids *ids,
-                           ta_error *err)
-{
-    bool add_special = true;
-    if (chat) {
-        char bos[256], eos[256];
-        ta_ml_special_texts(ml, id, bos, eos, sizeof bos, err);
-        if (bos[0] && !strncmp(text, bos, strlen(bos))) add_special = false;
-    }
-    return ta_ml_tokenize(ml, id, text, strlen(text), add_special, chat, ids, err);
 }
 
 static bool run_cancelled(void *ud)
@@ -357,7 +321,11 @@ static int do_chat(ta_call *call)
     char id[256];
     if (ta_req_model_acquire(call, p, id, sizeof id, &err)) return fail_err(call, &err);
     ta_ml *ml = ta_models_ml(call->app->models);
-    run r = {.call = call, .chat = true, .model = id, .ml = ml};
+    run r = {.call = call,
+             .chat = true,
+             .model = id,
+             .ml = ml,
+             .epoch = atomic_load(&call->app->stop_epoch)};
     new_id(&r, "chatcmpl-");
     ta_req_gen g = {0};
     ta_tok_ids ids = {0};
@@ -371,8 +339,7 @@ static int do_chat(ta_call *call)
                           "/v1/embeddings",
                           id);
     if (!rc) rc = ta_req_gen_parse(p, info.n_vocab, &g, &err);
-    if (!rc) rc = render_chat(ml, id, p, &prompt, &err);
-    if (!rc) rc = tokenize_prompt(ml, id, prompt, true, &ids, &err);
+    if (!rc) rc = ta_req_chat_prompt(ml, id, p, &prompt, &ids, &err);
     if (!rc && g.params.logprobs) r.logprobs = json_array();
     if (!rc) rc = generate_one(&r, &g, ids.ids, (uint32_t)ids.len, &res, &err);
     if (!rc) log_run("chat", id, &res);
@@ -456,7 +423,7 @@ static int completion_prompts(ta_ml *ml, const char *id, const json_t *prompt, t
         const json_t *s = json_is_string(prompt) ? prompt : json_array_get(prompt, i);
         if (!json_is_string(s))
             return ta_error_set(err, TA_EINVAL, "prompt[%zu]: expected a string", i);
-        int rc = tokenize_prompt(ml, id, json_string_value(s), false, &v[i], err);
+        int rc = ta_req_tokenize_prompt(ml, id, json_string_value(s), false, &v[i], err);
         if (rc) return rc;
     }
     return TA_OK;
@@ -472,7 +439,11 @@ static int do_completion(ta_call *call)
     char id[256];
     if (ta_req_model_acquire(call, p, id, sizeof id, &err)) return fail_err(call, &err);
     ta_ml *ml = ta_models_ml(call->app->models);
-    run r = {.call = call, .chat = false, .model = id, .ml = ml};
+    run r = {.call = call,
+             .chat = false,
+             .model = id,
+             .ml = ml,
+             .epoch = atomic_load(&call->app->stop_epoch)};
     new_id(&r, "cmpl-");
     ta_req_gen g = {0};
     ta_tok_ids *prompts = NULL;

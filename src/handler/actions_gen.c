@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../app/models.h"
+#include "../engine/chat_template.h"
 
 void ta_req_gen_free(ta_req_gen *g)
 {
@@ -192,4 +193,48 @@ void ta_req_model_release(ta_call *call, const json_t *p, const char *id)
     ta_error err;
     if (ta_req_keep_alive(p, &ka, &dflt, &err)) dflt = true;
     ta_models_release(call->app->models, id, ka, dflt);
+}
+
+/* Renders the chat with the model's template (or the built-in one for its family). */
+static int render_chat(ta_ml *ml, const char *id, const json_t *p, char **prompt, ta_error *err)
+{
+    char *tmpl = ta_ml_chat_template(ml, id, err);
+    ta_ml_info info;
+    if (ta_ml_info_get(ml, id, &info, err)) {
+        free(tmpl);
+        return err->code;
+    }
+    char bos[256], eos[256];
+    ta_ml_special_texts(ml, id, bos, eos, sizeof bos, err);
+    const json_t *tools = json_object_get(p, "tools");
+    if (json_is_array(tools) && !json_array_size(tools)) tools = NULL;
+    int rc = ta_chat_template_apply(tmpl, tmpl ? NULL : ta_chat_template_guess(NULL, info.arch),
+                                    json_object_get(p, "messages"),
+                                    json_is_array(tools) ? tools : NULL, true, bos, eos,
+                                    json_object_get(p, "chat_template_kwargs"), prompt, err);
+    free(tmpl);
+    if (rc) ta_error_prefix(err, "chat template");
+    return rc;
+}
+
+/* Tokenizes a rendered chat: special tokens are parsed; BOS is added only when the
+ * model wants one and the template did not write it. */
+int ta_req_tokenize_prompt(ta_ml *ml, const char *id, const char *text, bool chat, ta_tok_ids *ids,
+                           ta_error *err)
+{
+    bool add_special = true;
+    if (chat) {
+        char bos[256], eos[256];
+        ta_ml_special_texts(ml, id, bos, eos, sizeof bos, err);
+        if (bos[0] && !strncmp(text, bos, strlen(bos))) add_special = false;
+    }
+    return ta_ml_tokenize(ml, id, text, strlen(text), add_special, chat, ids, err);
+}
+
+int ta_req_chat_prompt(ta_ml *ml, const char *id, const json_t *p, char **text, ta_tok_ids *ids,
+                       ta_error *err)
+{
+    int rc = render_chat(ml, id, p, text, err);
+    if (!rc) rc = ta_req_tokenize_prompt(ml, id, *text, true, ids, err);
+    return rc;
 }

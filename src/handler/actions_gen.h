@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "../engine/generate.h"
+#include "../ml/ml.h"
 #include "router.h"
 
 typedef struct ta_req_gen {
@@ -33,5 +34,15 @@ int ta_req_keep_alive(const json_t *p, double *seconds, bool *use_default, ta_er
  * it loaded until ta_req_model_release; the id goes to id. */
 int ta_req_model_acquire(ta_call *call, const json_t *p, char *id, size_t cap, ta_error *err);
 void ta_req_model_release(ta_call *call, const json_t *p, const char *id);
+
+/* The prompt of a chat: params.messages (with tools and chat_template_kwargs) rendered
+ * with the model's template, or the built-in one of its family, then tokenized (special
+ * tokens parsed; BOS added only when the model wants one and the template did not
+ * write it). *text is malloc'd. */
+int ta_req_chat_prompt(ta_ml *ml, const char *id, const json_t *p, char **text, ta_tok_ids *ids,
+                       ta_error *err);
+/* A raw prompt tokenized as a completion takes it (chat: as a rendered chat). */
+int ta_req_tokenize_prompt(ta_ml *ml, const char *id, const char *text, bool chat, ta_tok_ids *ids,
+                           ta_error *err);
 
 #endif

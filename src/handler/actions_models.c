@@ -34,22 +34,40 @@ static int do_list(ta_call *call)
 static const ta_field model_fields[] = {
     {.name = "model",
      .types = TA_T_STRING,
-     .flags = TA_F_REQUIRED,
      .min_len = 1,
      .max_len = 4096,
-     .description = "A model id, or the path of a .gguf file."},
+     .description = "A model id, or the path of a .gguf file (required, under one of its names)."},
+    {.name = "model_path",
+     .types = TA_T_STRING,
+     .min_len = 1,
+     .max_len = 4096,
+     .description = "The same (the browser extension's name)."},
+    {.name = "modelPath", .types = TA_T_STRING, .min_len = 1, .max_len = 4096},
     {.name = "keep_alive",
      .types = TA_T_NUMBER | TA_T_STRING | TA_T_NULL,
      .description = "Seconds (or \"5m\") to stay loaded when idle; negative: forever."},
     {0}};
 static const ta_schema model_request = {.name = "ModelRequest", .fields = model_fields};
 
+/* model, or the extension's model_path / modelPath. */
+static const char *model_name(const json_t *p, ta_error *err)
+{
+    const char *keys[] = {"model", "model_path", "modelPath"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = ta_json_str(p, keys[i], NULL);
+        if (v && v[0]) return v;
+    }
+    ta_error_set(err, TA_EINVAL, "model: required");
+    return NULL;
+}
+
 static int do_get(ta_call *call)
 {
     ta_error err = {0};
     ta_models *m = models_of(call, &err);
     if (!m) return fail_err(call, &err);
-    json_t *e = ta_models_get(m, ta_json_str(call->params, "model", ""), &err);
+    const char *name = model_name(call->params, &err);
+    json_t *e = name ? ta_models_get(m, name, &err) : NULL;
     return e ? ta_call_reply(call, e) : fail_err(call, &err);
 }
 
@@ -62,7 +80,8 @@ static int do_load(ta_call *call)
     bool dflt;
     if (ta_req_keep_alive(call->params, &ka, &dflt, &err)) return fail_err(call, &err);
     char id[256];
-    if (ta_models_load(m, ta_json_str(call->params, "model", ""), ka, dflt, id, sizeof id, &err))
+    const char *name = model_name(call->params, &err);
+    if (!name || ta_models_load(m, name, ka, dflt, id, sizeof id, &err))
         return fail_err(call, &err);
     json_t *e = ta_models_get(m, id, &err);
     return e ? ta_call_reply(call, e) : fail_err(call, &err);
@@ -73,8 +92,8 @@ static int do_unload(ta_call *call)
     ta_error err = {0};
     ta_models *m = models_of(call, &err);
     if (!m) return fail_err(call, &err);
-    const char *name = ta_json_str(call->params, "model", "");
-    if (ta_models_unload(m, name, &err)) return fail_err(call, &err);
+    const char *name = model_name(call->params, &err);
+    if (!name || ta_models_unload(m, name, &err)) return fail_err(call, &err);
     return ta_call_reply(call, json_pack("{s:s,s:b}", "id", name, "unloaded", 1));
 }
 

@@ -195,7 +195,8 @@ int main(int argc, char **argv)
     ta_router *router = ta_router_new(&app);
     if (!router || ta_router_add_core_actions(router) != TA_OK ||
         ta_router_add_chat_actions(router) != TA_OK ||
-        ta_router_add_model_actions(router) != TA_OK) {
+        ta_router_add_model_actions(router) != TA_OK ||
+        ta_router_add_native_actions(router) != TA_OK) {
         ta_log_error("cannot build the action table");
         ta_router_free(router);
         return 1;

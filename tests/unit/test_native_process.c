@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -205,6 +206,84 @@ static void test_stream_then_eof_mid_request(void **state)
     close(h.out);
 }
 
+/* The extension's generate through the pipe: generationUpdate events whose tokens add
+ * up to the final text, generationComplete, then the reply with its stats; every frame
+ * valid JSON under the size limit (recv_json checks). Then stop_generation ends a long
+ * generation early, and get_model_state reports the loaded model. */
+static void test_generate_stream(void **state)
+{
+    (void)state;
+    const char *args[] = {"--model", "stories=" TA_SOURCE_DIR "/../shared/models/stories260K.gguf",
+                          "--parallel", "2", NULL};
+    host h = spawn("native", args);
+    send_json(&h, "{\"action\":\"generate\",\"messageId\":\"g1\",\"stream\":true,"
+                  "\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],"
+                  "\"settings\":{\"max_new_tokens\":20,\"do_sample\":false}}");
+    char text[4096] = "";
+    int updates = 0, last_n = 0;
+    json_t *done = NULL, *reply = NULL;
+    while (!reply) {
+        json_t *m = recv_json(&h);
+        assert_string_equal(json_string_value(json_object_get(m, "messageId")), "g1");
+        const char *type = json_string_value(json_object_get(m, "type"));
+        json_t *pl = json_object_get(m, "payload");
+        if (type && !strcmp(type, "generationUpdate")) {
+            updates++;
+            strncat(text, json_string_value(json_object_get(pl, "token")),
+                    sizeof text - strlen(text) - 1);
+            int n = (int)json_integer_value(json_object_get(pl, "numTokens"));
+            assert_true(n > last_n);
+            last_n = n;
+            assert_true(json_number_value(json_object_get(pl, "tps")) >= 0);
+            json_decref(m);
+        } else if (type && !strcmp(type, "generationComplete")) {
+            done = m;
+        } else {
+            assert_null(type);
+            reply = m;
+        }
+    }
+    assert_true(updates > 3);
+    assert_non_null(done);
+    assert_string_equal(json_string_value(json_object_get(reply, "status")), "success");
+    const char *final = json_string_value(json_object_get(reply, "text"));
+    assert_string_equal(final, text);
+    json_t *stats = json_object_get(reply, "stats");
+    assert_int_equal(json_integer_value(json_object_get(stats, "output_tokens")), 20);
+    assert_true(json_integer_value(json_object_get(stats, "input_tokens")) > 3);
+    assert_true(json_number_value(json_object_get(stats, "tokens_per_second")) > 0);
+    assert_true(json_number_value(json_object_get(stats, "total_time")) > 0);
+    json_decref(done);
+    json_decref(reply);
+
+    /* stop_generation: a generation of up to 1900 tokens ends at once */
+    send_json(&h, "{\"action\":\"generate\",\"messageId\":\"g2\",\"stream\":true,"
+                  "\"messages\":[{\"role\":\"user\",\"content\":\"A long one\"}],"
+                  "\"settings\":{\"max_new_tokens\":1900}}");
+    json_t *m = recv_json(&h); /* the first update: it is running */
+    json_decref(m);
+    send_json(&h, "{\"action\":\"stop_generation\",\"messageId\":\"s\"}");
+    int out_tokens = -1;
+    bool stop_ok = false;
+    while (out_tokens < 0 || !stop_ok) {
+        m = recv_json(&h);
+        const char *id = json_string_value(json_object_get(m, "messageId"));
+        if (!strcmp(id, "s")) stop_ok = true;
+        if (!strcmp(id, "g2") && !json_object_get(m, "type"))
+            out_tokens = (int)json_integer_value(
+                json_object_get(json_object_get(m, "stats"), "output_tokens"));
+        json_decref(m);
+    }
+    assert_true(out_tokens < 1900);
+
+    send_json(&h, "{\"action\":\"get_model_state\",\"messageId\":\"st\"}");
+    m = recv_json(&h);
+    assert_true(json_is_true(json_object_get(m, "isReady")));
+    assert_non_null(strstr(json_string_value(json_object_get(m, "modelPath")), "stories260K"));
+    json_decref(m);
+    assert_int_equal(finish(&h), 0);
+}
+
 int main(void)
 {
     assert_non_null(mkdtemp(data_dir));
@@ -213,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_launched_like_chromium),
         cmocka_unit_test(test_bad_input_keeps_host_alive),
         cmocka_unit_test(test_stream_then_eof_mid_request),
+        cmocka_unit_test(test_generate_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""HTTP generation against the engine alone, on the same model and threads.
+
+Starts tabagent-server (--model m=MODEL --parallel 4 --threads T) on a free port, then:
+  1. `tabagent bench -m MODEL -p 16 -n N -t T --json`: the engine's decode tokens/s;
+  2. one streamed /v1/completions request of N tokens (ignore_eos, temperature 0):
+     time to first token and decode tokens/s as the client sees them (from the first
+     to the last chunk), and the server's own timings;
+  3. 1 stream, then 4 concurrent streams: aggregate generated tokens/s.
+Prints one JSON object: http_overhead = 1 - http decode / engine decode.
+
+Usage: bench/http_chat.py MODEL [--threads T] [--tokens N] [--build DIR]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+
+def stream(base, prompt, n, results, i):
+    body = json.dumps({"model": "m", "prompt": prompt, "max_tokens": n, "temperature": 0,
+                       "ignore_eos": True, "stream": True}).encode()
+    req = urllib.request.Request(base + "/v1/completions", body,
+                                 {"Content-Type": "application/json"})
+    t0 = time.monotonic()
+    first = last = None
+    chunks = 0
+    timings = None
+    with urllib.request.urlopen(req) as r:
+        for line in r:
+            if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
+                continue
+            c = json.loads(line[6:])
+            if c["choices"] and c["choices"][0].get("finish_reason"):
+                timings = c.get("timings")
+                continue
+            now = time.monotonic()
+            first = first or now
+            last = now
+            chunks += 1
+    results[i] = {"t0": t0, "first": first, "last": last, "chunks": chunks, "timings": timings}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
+    a = ap.parse_args()
+    bench = json.loads(subprocess.run(
+        [os.path.join(a.build, "tabagent"), "bench", "-m", a.model, "-p", "16", "-n",
+         str(a.tokens), "-t", str(a.threads), "-r", "3", "--json"],
+        check=True, capture_output=True, text=True).stdout)
+    tmp = tempfile.mkdtemp()
+    log = os.path.join(tmp, "server.log")
+    srv = subprocess.Popen([os.path.join(a.build, "tabagent-server"), "--mode", "http",
+                            "--port", "0", "--log-file", log, "--model", "m=" + a.model,
+                            "--parallel", "4", "--threads", str(a.threads)],
+                           env={**os.environ, "XDG_DATA_HOME": tmp})
+    try:
+        base = None
+        for _ in range(200):
+            m = re.search(r"listening on (http://[^ ]+:\d+)", open(log).read()
+                          if os.path.exists(log) else "")
+            if m:
+                base = m.group(1)
+                break
+            time.sleep(0.05)
+        assert base, "server did not start"
+        prompt = "Once upon a time there was a server that"
+        warm = [None]
+        stream(base, prompt, 8, warm, 0)  # loads the model
+        one = [None]
+        stream(base, prompt, a.tokens, one, 0)
+        r = one[0]
+        n = r["timings"]["predicted_n"] if r["timings"] else r["chunks"]
+        http_tps = (n - 1) / (r["last"] - r["first"])
+        ttft = r["first"] - r["t0"]
+        four = [None] * 4
+        t0 = time.monotonic()
+        ths = [threading.Thread(target=stream, args=(base, prompt + f" {i}", a.tokens, four, i))
+               for i in range(4)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join()
+        def count(x):
+            return x["timings"]["predicted_n"] if x["timings"] else x["chunks"]
+        agg4 = sum(count(x) for x in four) / (time.monotonic() - t0)
+        t0 = time.monotonic()
+        stream(base, prompt, a.tokens, one, 0)
+        agg1 = count(one[0]) / (time.monotonic() - t0)
+        out = {"bench": "http_chat", "model": a.model, "threads": a.threads,
+               "tokens": a.tokens, "engine_tg_tokens_per_s": bench["tg_tokens_per_s"],
+               "http_tg_tokens_per_s": round(http_tps, 2),
+               "http_overhead": round(1 - http_tps / bench["tg_tokens_per_s"], 4),
+               "http_ttft_ms": round(ttft * 1e3, 2),
+               "server_timings": r["timings"],
+               "aggregate_1_stream_tokens_per_s": round(agg1, 2),
+               "aggregate_4_streams_tokens_per_s": round(agg4, 2),
+               "aggregate_ratio_4_over_1": round(agg4 / agg1, 3)}
+        print(json.dumps(out))
+    finally:
+        srv.terminate()
+        srv.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

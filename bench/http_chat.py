@@ -94,9 +94,11 @@ def main():
         def count(x):
             return x["timings"]["predicted_n"] if x["timings"] else x["chunks"]
         agg4 = sum(count(x) for x in four) / (time.monotonic() - t0)
+        info0 = json.loads(urllib.request.urlopen(base + "/v1/models/m").read())
         t0 = time.monotonic()
         stream(base, prompt, a.tokens, one, 0)
         agg1 = count(one[0]) / (time.monotonic() - t0)
+        info1 = json.loads(urllib.request.urlopen(base + "/v1/models/m").read())
         out = {"bench": "http_chat", "model": a.model, "threads": a.threads,
                "tokens": a.tokens, "engine_tg_tokens_per_s": bench["tg_tokens_per_s"],
                "http_tg_tokens_per_s": round(http_tps, 2),
@@ -105,7 +107,9 @@ def main():
                "server_timings": r["timings"],
                "aggregate_1_stream_tokens_per_s": round(agg1, 2),
                "aggregate_4_streams_tokens_per_s": round(agg4, 2),
-               "aggregate_ratio_4_over_1": round(agg4 / agg1, 3)}
+               "aggregate_ratio_4_over_1": round(agg4 / agg1, 3),
+               "tokens_per_step_4_streams": round(info0["decode_tokens"] / info0["decode_steps"], 2)
+               if info0.get("decode_steps") else None}
         print(json.dumps(out))
     finally:
         srv.terminate()

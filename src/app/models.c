@@ -378,7 +378,17 @@ json_t *ta_models_get(ta_models *o, const char *name, ta_error *err)
     pthread_mutex_lock(&o->mu);
     entry *e = find(o, name);
     json_t *j = e ? entry_json(e) : NULL;
+    bool loaded = e && e->st == ST_LOADED;
     pthread_mutex_unlock(&o->mu);
-    if (!j) ta_error_set(err, TA_ENOTFOUND, "model '%.200s' is not known", name);
+    if (!j) {
+        ta_error_set(err, TA_ENOTFOUND, "model '%.200s' is not known", name);
+        return NULL;
+    }
+    ta_ml_info info;
+    if (loaded && ta_ml_info_get(o->ml, name, &info, NULL) == TA_OK) {
+        json_object_set_new(j, "parallel", json_integer(info.n_parallel));
+        json_object_set_new(j, "decode_steps", json_integer((json_int_t)info.decode_steps));
+        json_object_set_new(j, "decode_tokens", json_integer((json_int_t)info.decode_rows));
+    }
     return j;
 }

@@ -55,6 +55,7 @@ struct ta_ctx {
     float *scores;                        /* [thread][QGROUP][n_ctx] */
     void *scratch;                        /* matmul activations */
     float *logits, *inv_freq;
+    float *multi_logits; /* ta_ctx_eval_multi's rows of logits, made on first use */
 };
 
 /* Carves consecutive 64-byte aligned pieces out of a region (or just counts bytes). */
@@ -151,6 +152,7 @@ void ta_ctx_free(ta_ctx *c)
     free(c->v_cache);
     free(c->logits);
     free(c->inv_freq);
+    free(c->multi_logits);
     free(c);
 }
 
@@ -213,8 +215,9 @@ static void rope(float *vec, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot
 }
 
 typedef struct attn_job {
-    ta_ctx *c;
-    uint32_t layer, p0, nb, groups; /* batch of nb tokens from position p0 */
+    ta_ctx *c;                      /* owns the batch buffers (qkv, att, scores) */
+    ta_ctx *const *seq;             /* NULL: c's own tokens from p0; else row i is seq[i]'s */
+    uint32_t layer, p0, nb, groups; /* batch of nb tokens */
 } attn_job;
 
 /* Where head h of position t of layer l sits in a cache. */
@@ -252,24 +255,27 @@ static void attend(void *arg, int64_t begin, int64_t end)
     size_t kv_stride = (size_t)hp->n_head_kv * hd; /* F16 elements between positions */
     for (int64_t item = begin; item < end; item++) {
         uint32_t h = (uint32_t)(item % hp->n_head), g = (uint32_t)(item / hp->n_head);
-        uint32_t kvh = h / group, i0 = g * QGROUP;
-        int nq = (int)(j->nb - i0 < QGROUP ? j->nb - i0 : QGROUP);
-        uint32_t n_pos = j->p0 + i0 + (uint32_t)nq; /* positions the last query sees */
+        uint32_t kvh = h / group;
+        /* one sequence: groups of QGROUP consecutive queries; several: a row each */
+        const ta_ctx *kv = j->seq ? j->seq[g] : c; /* whose cache */
+        uint32_t i0 = j->seq ? g : g * QGROUP;
+        int nq = j->seq ? 1 : (int)(j->nb - i0 < QGROUP ? j->nb - i0 : QGROUP);
+        uint32_t pos0 = j->seq ? kv->n_past : j->p0 + i0; /* position of the first query */
+        uint32_t n_pos = pos0 + (uint32_t)nq;             /* positions the last query sees */
         const float *q = c->qkv + (size_t)i0 * c->qkv_dim + (size_t)h * hd;
         float *out = c->att + (size_t)i0 * c->q_dim + (size_t)h * hd;
-        if (c->kv_type == TA_TYPE_F16) {
+        if (kv->kv_type == TA_TYPE_F16) {
             float dots[QGROUP];
             for (uint32_t t = 0; t < n_pos; t++) {
-                k->gemm_f16_f32(hd, cache_at(c, c->k_cache, j->layer, t, kvh), q,
+                k->gemm_f16_f32(hd, cache_at(kv, kv->k_cache, j->layer, t, kvh), q,
                                 c->qkv_dim * sizeof(float), nq, dots);
                 for (int i = 0; i < nq; i++)
                     scores[(size_t)i * c->n_ctx + t] = dots[i] * scale;
             }
             float inv[QGROUP];
             for (int i = 0; i < nq; i++)
-                inv[i] =
-                    softmax_row(k, scores + (size_t)i * c->n_ctx, j->p0 + i0 + (uint32_t)i, n_pos);
-            k->wsum_f16(n_pos, hd, (const ta_f16 *)cache_at(c, c->v_cache, j->layer, 0, kvh),
+                inv[i] = softmax_row(k, scores + (size_t)i * c->n_ctx, pos0 + (uint32_t)i, n_pos);
+            k->wsum_f16(n_pos, hd, (const ta_f16 *)cache_at(kv, kv->v_cache, j->layer, 0, kvh),
                         kv_stride, scores, c->n_ctx, nq, out, c->q_dim);
             for (int i = 0; i < nq; i++)
                 for (uint32_t d = 0; d < hd; d++)
@@ -280,9 +286,9 @@ static void attend(void *arg, int64_t begin, int64_t end)
         for (int i = 0; i < nq; i++) {
             const float *qi = q + (size_t)i * c->qkv_dim;
             float *sc = scores + (size_t)i * c->n_ctx, *oi = out + (size_t)i * c->q_dim;
-            uint32_t last = j->p0 + i0 + (uint32_t)i;
+            uint32_t last = pos0 + (uint32_t)i;
             for (uint32_t t = 0; t <= last; t++) {
-                c->kv_ops->dequantize_row(cache_at(c, c->k_cache, j->layer, t, kvh), row, hd);
+                kv->kv_ops->dequantize_row(cache_at(kv, kv->k_cache, j->layer, t, kvh), row, hd);
                 float s = 0;
                 for (uint32_t d = 0; d < hd; d++)
                     s += qi[d] * row[d];
@@ -291,7 +297,7 @@ static void attend(void *arg, int64_t begin, int64_t end)
             float inv = softmax_row(k, sc, last, last + 1);
             memset(oi, 0, hd * sizeof(float));
             for (uint32_t t = 0; t <= last; t++) {
-                c->kv_ops->dequantize_row(cache_at(c, c->v_cache, j->layer, t, kvh), row, hd);
+                kv->kv_ops->dequantize_row(cache_at(kv, kv->v_cache, j->layer, t, kvh), row, hd);
                 float w = sc[t] * inv;
                 for (uint32_t d = 0; d < hd; d++)
                     oi[d] += w * row[d];
@@ -305,8 +311,11 @@ static void add_bias(float *x, const ta_gguf_tensor *b, uint32_t n)
     if (b) ta_row_add(x, b, n);
 }
 
-/* One batch of nb tokens at positions n_past .. n_past + nb - 1. */
-static void eval_batch(ta_ctx *c, const int32_t *tokens, uint32_t nb)
+/* One batch of nb tokens through the model, in c's buffers and pool. seq NULL: c's own
+ * tokens at positions n_past .. n_past + nb - 1, logits of the last one. Else row i is
+ * the next token of sequence seq[i] (each at its own n_past, into its own cache), and
+ * every sequence gets its logits. */
+static void eval_rows(ta_ctx *c, ta_ctx *const *seq, const int32_t *tokens, uint32_t nb)
 {
     const ta_model *m = c->m;
     const ta_hparams *hp = &m->hp;
@@ -317,7 +326,8 @@ static void eval_batch(ta_ctx *c, const int32_t *tokens, uint32_t nb)
 
     for (uint32_t i = 0; i < nb; i++) {
         ta_row_get(c->x + (size_t)i * E, m->tok_embd, (uint64_t)tokens[i]);
-        float pos = (float)(p0 + i) / hp->rope_scale, *cs = c->rope + (size_t)i * R;
+        uint32_t at = seq ? seq[i]->n_past : p0 + i;
+        float pos = (float)at / hp->rope_scale, *cs = c->rope + (size_t)i * R;
         for (uint32_t r = 0; r < R / 2; r++) {
             float theta = pos * c->inv_freq[r];
             cs[r] = cosf(theta);
@@ -350,14 +360,16 @@ static void eval_batch(ta_ctx *c, const int32_t *tokens, uint32_t nb)
             const float *cs = c->rope + (size_t)i * R;
             rope(q, hp->n_head, hd, R, hp->rope_mode, cs);
             rope(kk, hp->n_head_kv, hd, R, hp->rope_mode, cs);
+            ta_ctx *kv = seq ? seq[i] : c;
+            uint32_t at = seq ? kv->n_past : p0 + i;
             for (uint32_t h = 0; h < hp->n_head_kv; h++) {
-                c->kv_ops->quantize_row(kk + (size_t)h * hd, cache_at(c, c->k_cache, l, p0 + i, h),
-                                        hd);
-                c->kv_ops->quantize_row(v + (size_t)h * hd, cache_at(c, c->v_cache, l, p0 + i, h),
-                                        hd);
+                kv->kv_ops->quantize_row(kk + (size_t)h * hd, cache_at(kv, kv->k_cache, l, at, h),
+                                         hd);
+                kv->kv_ops->quantize_row(v + (size_t)h * hd, cache_at(kv, kv->v_cache, l, at, h),
+                                         hd);
             }
         }
-        attn_job job = {c, l, p0, nb, (nb + QGROUP - 1) / QGROUP};
+        attn_job job = {c, seq, l, p0, nb, seq ? nb : (nb + QGROUP - 1) / QGROUP};
         int64_t items = (int64_t)job.groups * hp->n_head;
         if (pool)
             ta_pool_for_grain(pool, items, 1, attend, &job);
@@ -383,6 +395,17 @@ static void eval_batch(ta_ctx *c, const int32_t *tokens, uint32_t nb)
         for (size_t i = 0; i < (size_t)nb * E; i++)
             c->x[i] += c->h[i];
     }
+    if (seq) { /* every row's logits, in one pass over the output matrix */
+        for (uint32_t i = 0; i < nb; i++)
+            rmsnorm(c->h + (size_t)i * E, c->x + (size_t)i * E, m->out_norm, E, hp->norm_eps);
+        ta_matmul(pool, m->output, c->h, E, c->multi_logits, hp->n_vocab, nb, c->scratch);
+        for (uint32_t i = 0; i < nb; i++) {
+            memcpy(seq[i]->logits, c->multi_logits + (size_t)i * hp->n_vocab,
+                   hp->n_vocab * sizeof(float));
+            seq[i]->n_past++;
+        }
+        return;
+    }
     const float *last = c->x + (size_t)(nb - 1) * E;
     rmsnorm(c->h, last, m->out_norm, E, hp->norm_eps);
     ta_matvec(pool, m->output, c->h, c->logits, c->scratch);
@@ -400,8 +423,39 @@ int ta_ctx_eval(ta_ctx *c, const int32_t *tokens, uint32_t n, ta_error *err)
             return ta_error_set(err, TA_EINVAL, "token id %d is outside the vocabulary (%u)",
                                 tokens[i], c->m->hp.n_vocab);
     for (uint32_t i = 0; i < n; i += c->n_batch)
-        eval_batch(c, tokens + i, n - i < c->n_batch ? n - i : c->n_batch);
+        eval_rows(c, NULL, tokens + i, n - i < c->n_batch ? n - i : c->n_batch);
     /* A prompt touched the whole arena; decoding needs only its first rows. */
     if (n > 1) madvise(c->arena, c->arena_bytes, MADV_DONTNEED);
+    return TA_OK;
+}
+
+int ta_ctx_eval_multi(ta_ctx *const *seqs, const int32_t *tokens, uint32_t n, ta_error *err)
+{
+    if (!n) return TA_OK;
+    ta_ctx *c = seqs[0];
+    if (n > c->n_batch)
+        return ta_error_set(err, TA_EINVAL, "%u sequences in one step; the batch holds %u", n,
+                            c->n_batch);
+    for (uint32_t i = 0; i < n; i++) {
+        const ta_ctx *s = seqs[i];
+        if (s->m != c->m || s->n_ctx != c->n_ctx || s->kv_type != c->kv_type)
+            return ta_error_set(err, TA_EINVAL,
+                                "sequences of one step need the same model, context size and "
+                                "cache type");
+        if (s->n_past >= s->n_ctx)
+            return ta_error_set(err, TA_EINVAL, "sequence %u is full (%u positions)", i, s->n_ctx);
+        for (uint32_t j = 0; j < i; j++)
+            if (seqs[j] == s)
+                return ta_error_set(err, TA_EINVAL, "a sequence appears twice in one step");
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->m->hp.n_vocab)
+            return ta_error_set(err, TA_EINVAL, "token id %d is outside the vocabulary (%u)",
+                                tokens[i], c->m->hp.n_vocab);
+    }
+    if (n == 1) return ta_ctx_eval(c, tokens, 1, err);
+    if (!c->multi_logits) {
+        c->multi_logits = malloc((size_t)c->n_batch * c->m->hp.n_vocab * sizeof(float));
+        if (!c->multi_logits) return ta_error_set(err, TA_ENOMEM, "out of memory for logits");
+    }
+    eval_rows(c, seqs, tokens, n);
     return TA_OK;
 }

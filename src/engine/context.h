@@ -41,6 +41,14 @@ int ta_ctx_eval(ta_ctx *c, const int32_t *tokens, uint32_t n, ta_error *err);
 
 /* Logits of the last evaluated token (n_vocab floats). */
 const float *ta_ctx_logits(const ta_ctx *c);
+
+/* One decoding step of several sequences together: token i is the next token of
+ * seqs[i], each at its own position and into its own cache; each gets its logits.
+ * The weights are read once for all of them (what makes parallel streams cheap). The
+ * step runs in seqs[0]'s buffers and thread pool; every sequence must have the same
+ * model, context size and cache type, room for one more token, and appear once;
+ * n <= seqs[0]'s batch size. */
+int ta_ctx_eval_multi(ta_ctx *const *seqs, const int32_t *tokens, uint32_t n, ta_error *err);
 uint32_t ta_ctx_n_past(const ta_ctx *c);
 const ta_model *ta_ctx_model(const ta_ctx *c); /* the model it was made for (borrowed) */
 uint32_t ta_ctx_n_ctx(const ta_ctx *c);

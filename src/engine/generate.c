@@ -15,8 +15,8 @@ struct ta_gen {
     uint32_t n_vocab;
     int32_t *hist; /* the tokens the context holds, in order: hist[i] is at position i */
     uint32_t n_hist, cap;
-    pthread_mutex_t *lock; /* shared with other generators of one pool, or NULL */
-    uint32_t lock_batch;
+    ta_batcher *batcher; /* shared with the other generators of one model, or NULL */
+    uint32_t piece;      /* prompt tokens per batcher call */
 };
 
 ta_gen_params ta_gen_defaults(void)
@@ -66,10 +66,10 @@ void ta_gen_free(ta_gen *g)
     free(g);
 }
 
-void ta_gen_set_lock(ta_gen *g, pthread_mutex_t *lock, uint32_t n_batch)
+void ta_gen_set_batcher(ta_gen *g, ta_batcher *b, uint32_t n_batch)
 {
-    g->lock = lock;
-    g->lock_batch = n_batch ? n_batch : 256;
+    g->batcher = b;
+    g->piece = n_batch ? n_batch : 256;
 }
 
 uint32_t ta_gen_n_cached(const ta_gen *g)
@@ -102,10 +102,9 @@ static double now_s(void)
 static int feed(ta_gen *g, const int32_t *ids, uint32_t n, ta_error *err)
 {
     while (n) {
-        uint32_t step = g->lock && n > g->lock_batch ? g->lock_batch : n;
-        if (g->lock) pthread_mutex_lock(g->lock);
-        int rc = ta_ctx_eval(g->ctx, ids, step, err);
-        if (g->lock) pthread_mutex_unlock(g->lock);
+        uint32_t step = g->batcher && n > g->piece ? g->piece : n;
+        int rc = g->batcher ? ta_batcher_eval(g->batcher, g->ctx, ids, step, err)
+                            : ta_ctx_eval(g->ctx, ids, step, err);
         if (rc != TA_OK) {
             ta_gen_reset(g);
             return err ? err->code : TA_EINTERNAL;
@@ -250,6 +249,7 @@ int ta_gen_run(ta_gen *g, const int32_t *prompt, uint32_t n_prompt, const ta_gen
     ta_sampler *s = ta_sampler_new(&p->sampling, g->n_vocab);
     ta_tok_stream *stream = ta_tok_stream_new(g->tok, 0);
     textbuf text = {0};
+    bool joined = false; /* counted among the batcher's decoding sequences */
     if (!s || !stream || text_add(&text, "", 0)) {
         rc = ta_error_set(err, TA_ENOMEM, "out of memory for generation");
         goto done;
@@ -262,6 +262,10 @@ int ta_gen_run(ta_gen *g, const int32_t *prompt, uint32_t n_prompt, const ta_gen
 
     ta_gen_finish finish = TA_FINISH_LENGTH;
     bool stopped = false;
+    if (g->batcher) {
+        ta_batcher_join(g->batcher);
+        joined = true;
+    }
     ta_gen_token ev;
     for (uint32_t i = 0; !p->max_tokens || i < p->max_tokens; i++) {
         const float *logits = ta_ctx_logits(g->ctx);
@@ -328,6 +332,7 @@ int ta_gen_run(ta_gen *g, const int32_t *prompt, uint32_t n_prompt, const ta_gen
     out->text_len = text.len;
     text.p = NULL;
 done:
+    if (joined) ta_batcher_leave(g->batcher);
     free(text.p);
     ta_tok_stream_free(stream);
     ta_sampler_free(s);

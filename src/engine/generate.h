@@ -13,13 +13,13 @@
 #ifndef TA_ENGINE_GENERATE_H
 #define TA_ENGINE_GENERATE_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../core/core.h"
 #include "../tokenizer/tokenizer.h"
+#include "batcher.h"
 #include "context.h"
 #include "sampler.h"
 
@@ -91,10 +91,10 @@ typedef struct ta_gen ta_gen;
 ta_gen *ta_gen_new(ta_ctx *ctx, const ta_tokenizer *tok, ta_error *err);
 void ta_gen_free(ta_gen *g);
 
-/* Serializes evaluation with other generators whose contexts share one thread pool
- * (borrowed; NULL: none): held for each batch of at most n_batch tokens, so a long
- * prompt in one slot lets the others decode between its batches. */
-void ta_gen_set_lock(ta_gen *g, pthread_mutex_t *lock, uint32_t n_batch);
+/* Evaluates through b (borrowed; NULL: directly), shared with the other generators of
+ * one model: their decoding steps merge into one (batcher.h), and a prompt runs in
+ * pieces of at most n_batch tokens so that the others decode between its pieces. */
+void ta_gen_set_batcher(ta_gen *g, ta_batcher *b, uint32_t n_batch);
 
 /* Tokens the context holds now (prompt and generated ones of the last run). */
 uint32_t ta_gen_n_cached(const ta_gen *g);

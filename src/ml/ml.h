@@ -7,8 +7,9 @@
  * context with its own KV cache and token history; a request takes the free slot whose
  * history shares the longest prefix with its prompt (so a conversation's next turn
  * finds its cache), and waits in a bounded queue when every slot is busy (TA_EUNAVAILABLE
- * when the queue is full too). The slots of a model share its thread pool and take
- * turns at every evaluation step, so concurrent streams all make progress. An embedding
+ * when the queue is full too). The slots of a model share its thread pool, and their
+ * decoding steps are merged (continuous batching): the next tokens of all decoding
+ * slots go through the model together, the weights read once for all. An embedding
  * (encoder) model runs any number of requests at once.
  */
 #ifndef TA_ML_H
@@ -40,9 +41,10 @@ typedef struct ta_ml_info {
     uint32_t n_ctx;       /* per slot */
     uint32_t n_ctx_train; /* what the model was trained for */
     uint32_t n_vocab, n_embd, n_parallel;
-    uint64_t file_bytes; /* the GGUF file (mapped) */
-    uint64_t kv_bytes;   /* all slots' caches */
-    bool has_template;   /* the file carries tokenizer.chat_template */
+    uint64_t file_bytes;                /* the GGUF file (mapped) */
+    uint64_t kv_bytes;                  /* all slots' caches */
+    bool has_template;                  /* the file carries tokenizer.chat_template */
+    uint64_t decode_steps, decode_rows; /* merged decoding steps so far, and their tokens */
 } ta_ml_info;
 
 /* The in-process client. */

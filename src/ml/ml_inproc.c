@@ -4,8 +4,8 @@
  * Models live in a list guarded by one mutex; a request holds a reference for its
  * duration, so an unload only marks the model and the last request out frees it.
  * A chat model's slots are guarded by the model's own mutex and condition variable;
- * evaluation steps of all its slots are serialized by `step`, because they share one
- * thread pool.
+ * their evaluations go through the model's batcher (engine/batcher.h), which merges
+ * the decoding steps of all slots into one pass over the weights.
  */
 #include "ml.h"
 
@@ -42,7 +42,7 @@ typedef struct model {
     /* slots (chat) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    pthread_mutex_t step;
+    ta_batcher *batcher; /* merges the slots' decoding steps */
     slot *slots;
     uint32_t n_slots, waiting, max_queue;
     uint64_t clock;
@@ -78,8 +78,8 @@ static void model_free(model *md)
     if (md->kind == TA_ML_CHAT) {
         pthread_mutex_destroy(&md->mu);
         pthread_cond_destroy(&md->cv);
-        pthread_mutex_destroy(&md->step);
     }
+    ta_batcher_free(md->batcher);
     ta_pool_free(md->pool);
     ta_tokenizer_free(md->tok);
     ta_encoder_free(md->enc);
@@ -125,9 +125,11 @@ static bool is_encoder_arch(const char *arch)
     return !strcmp(arch, "bert") || !strcmp(arch, "nomic-bert");
 }
 
-static int load_chat(model *md, ta_gguf *g, const ta_ml_load_params *p, ta_error *err)
+static int load_chat(model *md, const char *path, const ta_ml_load_params *p, ta_error *err)
 {
-    md->m = ta_model_from_gguf(g, err);
+    /* by path: the engine then repacks the weights for this CPU's kernels (and keeps
+     * the packed copy in its cache), which decodes 1.5x faster than the file's layout */
+    md->m = ta_model_load(path, err);
     if (!md->m) return err->code;
     md->tok = ta_tokenizer_from_gguf(md->m->gguf, err);
     if (!md->tok) return err->code;
@@ -146,7 +148,8 @@ static int load_chat(model *md, ta_gguf *g, const ta_ml_load_params *p, ta_error
     if (!md->slots) return ta_error_set(err, TA_ENOMEM, "out of memory for slots");
     pthread_mutex_init(&md->mu, NULL);
     pthread_cond_init(&md->cv, NULL);
-    pthread_mutex_init(&md->step, NULL);
+    md->batcher = ta_batcher_new(md->n_slots, err);
+    if (!md->batcher) return err->code;
     md->info.kv_bytes = 0;
     for (uint32_t i = 0; i < md->n_slots; i++) {
         ta_ctx_params cp = {.n_ctx = n_ctx, .pool = md->pool, .kv_type = p->kv_type};
@@ -154,7 +157,7 @@ static int load_chat(model *md, ta_gguf *g, const ta_ml_load_params *p, ta_error
         if (!md->slots[i].ctx) return err->code;
         md->slots[i].gen = ta_gen_new(md->slots[i].ctx, md->tok, err);
         if (!md->slots[i].gen) return err->code;
-        ta_gen_set_lock(md->slots[i].gen, &md->step, 0);
+        ta_gen_set_batcher(md->slots[i].gen, md->batcher, 0);
         md->info.kv_bytes += ta_ctx_kv_bytes(md->slots[i].ctx);
     }
     ta_gguf_str tmpl;
@@ -217,7 +220,11 @@ int ta_ml_load(ta_ml *ml, const char *id, const char *path, const ta_ml_load_par
     if (ta_gguf_get_str(g, "general.architecture", &arch) && arch.len < sizeof a)
         memcpy(a, arch.ptr, arch.len);
     md->kind = is_encoder_arch(a) ? TA_ML_EMBED : TA_ML_CHAT;
-    int rc = md->kind == TA_ML_EMBED ? load_embed(md, g, p, err) : load_chat(md, g, p, err);
+    if (md->kind == TA_ML_CHAT) {
+        ta_gguf_close(g);
+        g = NULL;
+    }
+    int rc = md->kind == TA_ML_EMBED ? load_embed(md, g, p, err) : load_chat(md, path, p, err);
     if (rc) {
         ta_error_prefix(err, "%s", path);
         model_free(md);
@@ -268,6 +275,7 @@ int ta_ml_info_get(ta_ml *ml, const char *id, ta_ml_info *out, ta_error *err)
     model *md = acquire(ml, id, err);
     if (!md) return TA_ENOTFOUND;
     *out = md->info;
+    if (md->batcher) ta_batcher_stats(md->batcher, &out->decode_steps, &out->decode_rows);
     release(ml, md);
     return TA_OK;
 }

@@ -502,6 +502,84 @@ static void test_pool(void **state)
     assert_true(ta_physical_cores() >= 1);
 }
 
+/* Several sequences decoded in one step (ta_ctx_eval_multi) get the logits each would
+ * get alone, at their own positions and caches; for F32 and Q8_0 weights, Q8_0 and F16
+ * caches, 1 and 2 threads. Misuse is refused. */
+static void test_multi_sequence_step(void **state)
+{
+    (void)state;
+    const char *types[] = {"F32", "Q8_0"};
+    char path[] = "/tmp/ta-multi-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ta_pool *pool = ta_pool_new(2);
+    for (int ti = 0; ti < 2; ti++) {
+        ta_synth_params sp = {.arch = TA_ARCH_QWEN2,
+                              .shape = ta_synth_shape_find("tiny"),
+                              .type = ta_synth_parse_type(types[ti]),
+                              .seed = 11,
+                              .threads = 1};
+        ta_error err;
+        assert_int_equal(ta_synth_write(&sp, path, NULL, &err), TA_OK);
+        ta_model *m = ta_model_load(path, &err);
+        assert_non_null(m);
+        uint32_t V = m->hp.n_vocab;
+        enum { S = 3 };
+        uint32_t lens[S] = {5, 17, 1};
+        for (int kv = 0; kv < 2; kv++) {
+            ta_ctx *alone[S], *multi[S];
+            int32_t next[S];
+            for (int i = 0; i < S; i++) {
+                ta_ctx_params cp = {.n_ctx = 64,
+                                    .kv_type = kv ? TA_KV_Q8_0 : TA_KV_F16,
+                                    .pool = i == 0 ? pool : NULL};
+                alone[i] = ta_ctx_new(m, &cp, &err);
+                multi[i] = ta_ctx_new(m, &cp, &err);
+                assert_non_null(alone[i]);
+                assert_non_null(multi[i]);
+                int32_t toks[32];
+                for (uint32_t t = 0; t < lens[i]; t++)
+                    toks[t] = (int32_t)((t * 31 + 7 * (uint32_t)i + 3) % V);
+                assert_int_equal(ta_ctx_eval(alone[i], toks, lens[i], &err), TA_OK);
+                assert_int_equal(ta_ctx_eval(multi[i], toks, lens[i], &err), TA_OK);
+                next[i] = (int32_t)((11 * (uint32_t)i + 5) % V);
+            }
+            for (int step = 0; step < 3; step++) {
+                for (int i = 0; i < S; i++)
+                    assert_int_equal(ta_ctx_eval(alone[i], &next[i], 1, &err), TA_OK);
+                assert_int_equal(ta_ctx_eval_multi(multi, next, S, &err), TA_OK);
+                for (int i = 0; i < S; i++) {
+                    assert_int_equal(ta_ctx_n_past(multi[i]), ta_ctx_n_past(alone[i]));
+                    const float *a = ta_ctx_logits(alone[i]), *b = ta_ctx_logits(multi[i]);
+                    double d2 = 0, w2 = 0;
+                    for (uint32_t v = 0; v < V; v++) {
+                        d2 += ((double)a[v] - b[v]) * ((double)a[v] - b[v]);
+                        w2 += (double)a[v] * a[v];
+                    }
+                    /* F32: the same sums in another order; Q8_0: activations quantized
+                     * per row either way, so equal up to a rounding flip */
+                    double tol = ti == 0 ? 1e-5 : 3e-2;
+                    if (!(sqrt(d2 / w2) <= tol))
+                        fail_msg("%s kv=%d step %d seq %d: logits differ by %.3g", types[ti], kv,
+                                 step, i, sqrt(d2 / w2));
+                    next[i] = (int32_t)((uint32_t)(next[i] * 7 + step + 1) % V);
+                }
+            }
+            /* misuse: a sequence twice, a full one */
+            ta_ctx *twice[2] = {multi[0], multi[0]};
+            assert_int_equal(ta_ctx_eval_multi(twice, next, 2, &err), TA_EINVAL);
+            for (int i = 0; i < S; i++) {
+                ta_ctx_free(alone[i]);
+                ta_ctx_free(multi[i]);
+            }
+        }
+        ta_model_free(m);
+    }
+    ta_pool_free(pool);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -512,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_sampler),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_batches_match_single_tokens),
+        cmocka_unit_test(test_multi_sequence_step),
         cmocka_unit_test(test_pack_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

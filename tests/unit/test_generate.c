@@ -16,6 +16,9 @@
 #include <cmocka.h>
 
 #include "engine/generate.h"
+#include "engine/threadpool.h"
+
+#include <pthread.h>
 
 #define STORIES TA_SOURCE_DIR "/../shared/models/stories260K.gguf"
 
@@ -294,13 +297,80 @@ static void test_limits_and_cancel(void **state)
     ta_tok_ids_free(&ids);
 }
 
+typedef struct {
+    ta_gen *g;
+    ta_tok_ids ids;
+    ta_gen_result r;
+    int rc;
+} job;
+
+static void *run_job(void *arg)
+{
+    job *j = arg;
+    ta_gen_params p = greedy(48);
+    ta_error err;
+    j->rc = ta_gen_run(j->g, j->ids.ids, (uint32_t)j->ids.len, &p, NULL, NULL, &j->r, &err);
+    return NULL;
+}
+
+/* Three generations at once through one batcher (contexts sharing a pool): each gives
+ * what it gives alone, and their decoding steps were merged. */
+static void test_batched_generations(void **state)
+{
+    fixture *f = *state;
+    enum { N = 3 };
+    const char *prompts[N] = {"Once upon a time", "The little dog", "Lily and Tom went to the"};
+    ta_pool *pool = ta_pool_new(2);
+    ta_error err = {0};
+    ta_batcher *b = ta_batcher_new(N, &err);
+    assert_non_null(b);
+    ta_ctx *ctx[N];
+    job jobs[N];
+    char *want[N];
+    for (int i = 0; i < N; i++) {
+        ta_ctx_params cp = {.n_ctx = 128, .pool = pool};
+        ctx[i] = ta_ctx_new(f->m, &cp, &err);
+        assert_non_null(ctx[i]);
+        jobs[i].g = ta_gen_new(ctx[i], f->tok, &err);
+        jobs[i].ids = encode(f, prompts[i]);
+        /* alone first */
+        ta_gen_params p = greedy(48);
+        ta_gen_result r;
+        assert_int_equal(ta_gen_run(jobs[i].g, jobs[i].ids.ids, (uint32_t)jobs[i].ids.len, &p, NULL,
+                                    NULL, &r, &err),
+                         TA_OK);
+        want[i] = r.text;
+        ta_gen_reset(jobs[i].g);
+        ta_gen_set_batcher(jobs[i].g, b, 0);
+    }
+    pthread_t th[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, run_job, &jobs[i]), 0);
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    uint64_t steps, rows;
+    ta_batcher_stats(b, &steps, &rows);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(jobs[i].rc, TA_OK);
+        assert_string_equal(jobs[i].r.text, want[i]);
+        ta_gen_result_free(&jobs[i].r);
+        free(want[i]);
+        ta_gen_free(jobs[i].g);
+        ta_ctx_free(ctx[i]);
+        ta_tok_ids_free(&jobs[i].ids);
+    }
+    assert_int_equal(rows, 3 * 47); /* the last token of each is only sampled */
+    assert_true(steps < rows);      /* steps were merged */
+    ta_batcher_free(b);
+    ta_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_greedy_matches_argmax),
-        cmocka_unit_test(test_stop_strings),
-        cmocka_unit_test(test_prefix_reuse),
-        cmocka_unit_test(test_limits_and_cancel),
+        cmocka_unit_test(test_greedy_matches_argmax), cmocka_unit_test(test_stop_strings),
+        cmocka_unit_test(test_prefix_reuse),          cmocka_unit_test(test_limits_and_cancel),
+        cmocka_unit_test(test_batched_generations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -194,6 +194,8 @@ static entry *resolve(ta_models *o, const char *name, ta_error *err)
 {
     entry *e = find(o, name);
     if (e) return e;
+    for (size_t i = 0; i < o->n; i++) /* the path of a known model is that model */
+        if (!strcmp(o->e[i].path, name)) return &o->e[i];
     size_t len = strlen(name);
     struct stat st;
     if (len > 5 && !strcmp(name + len - 5, ".gguf") && !stat(name, &st) && S_ISREG(st.st_mode) &&

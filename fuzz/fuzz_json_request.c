@@ -1,12 +1,15 @@
 /*
  * fuzz_json_request.c - libFuzzer target for the JSON request path shared by HTTP and
  * native messaging: parse bytes as a request body, then validate it against every
- * registered action's schema (and dispatch the cheap actions), as the router does.
+ * registered action's schema (and dispatch the cheap actions), as the router does;
+ * a valid chat request also goes through the sampling-parameter parser.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "handler/actions_gen.h"
 #include "handler/router.h"
 
 static ta_router *router;
@@ -17,6 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!router) {
         router = ta_router_new(&app);
         ta_router_add_core_actions(router);
+        ta_router_add_chat_actions(router);
+        ta_router_add_model_actions(router);
+        ta_router_add_native_actions(router);
     }
     ta_error err;
     json_t *body = ta_json_parse((const char *)data, size, &err);
@@ -24,7 +30,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < ta_router_count(router); i++) {
         const ta_action *a = ta_router_at(router, i);
         json_t *copy = json_deep_copy(body);
-        if (a->request && json_is_object(copy)) ta_values_validate(a->request, copy, &err);
+        if (a->request && json_is_object(copy) &&
+            ta_values_validate(a->request, copy, &err) == TA_OK &&
+            !strcmp(a->name, "chat_completions")) {
+            /* what a valid chat request turns into: sampling parameters, keep_alive */
+            ta_req_gen g;
+            ta_req_gen_parse(copy, 512, &g, &err);
+            ta_req_gen_free(&g);
+            double ka;
+            bool dflt;
+            ta_req_keep_alive(copy, &ka, &dflt, &err);
+        }
         json_decref(copy);
     }
     /* Dispatch the actions that answer without touching the machine or sleeping. */

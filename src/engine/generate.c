@@ -195,6 +195,32 @@ static size_t safe_end(const textbuf *b, size_t emitted, size_t max_stop)
     return end;
 }
 
+/* Whether token t may come next under the grammar: an end-of-generation token when the
+ * text is complete, any other token when its bytes keep the text a valid prefix (a
+ * token without bytes, such as a control token, never: it could repeat forever). */
+static bool grammar_allows(const ta_gen *g, const ta_grammar_state *gs, int32_t t)
+{
+    if (ta_tok_is_eog(g->tok, t)) return ta_grammar_state_complete(gs);
+    size_t len = 0;
+    const char *piece = ta_tok_piece(g->tok, t, false, &len);
+    return len && ta_grammar_state_accepts(gs, piece, len);
+}
+
+/* The sampled token t, or, when the grammar does not allow it, a sample from the
+ * tokens it allows (all others masked out). -1 when it allows none. */
+static int32_t grammar_pick(ta_gen *g, ta_sampler *s, const ta_grammar_state *gs,
+                            const float *logits, float *masked, int32_t t)
+{
+    if (grammar_allows(g, gs, t)) return t;
+    bool any = false;
+    for (uint32_t v = 0; v < g->n_vocab; v++) {
+        bool ok = grammar_allows(g, gs, (int32_t)v);
+        masked[v] = ok ? logits[v] : -INFINITY;
+        any |= ok;
+    }
+    return any ? ta_sampler_sample(s, masked) : -1;
+}
+
 static int check_params(const ta_gen_params *p, uint32_t n_prompt, ta_error *err)
 {
     if (!n_prompt) return ta_error_set(err, TA_EINVAL, "the prompt is empty");
@@ -250,6 +276,16 @@ int ta_gen_run(ta_gen *g, const int32_t *prompt, uint32_t n_prompt, const ta_gen
     ta_tok_stream *stream = ta_tok_stream_new(g->tok, 0);
     textbuf text = {0};
     bool joined = false; /* counted among the batcher's decoding sequences */
+    ta_grammar_state *gs = NULL;
+    float *masked = NULL;
+    if (p->grammar) {
+        gs = ta_grammar_state_new(p->grammar, err);
+        masked = malloc((size_t)g->n_vocab * sizeof *masked);
+        if (!gs || !masked) {
+            rc = gs ? ta_error_set(err, TA_ENOMEM, "out of memory for the grammar") : err->code;
+            goto done;
+        }
+    }
     if (!s || !stream || text_add(&text, "", 0)) {
         rc = ta_error_set(err, TA_ENOMEM, "out of memory for generation");
         goto done;
@@ -270,8 +306,15 @@ int ta_gen_run(ta_gen *g, const int32_t *prompt, uint32_t n_prompt, const ta_gen
     for (uint32_t i = 0; !p->max_tokens || i < p->max_tokens; i++) {
         const float *logits = ta_ctx_logits(g->ctx);
         int32_t t = ta_sampler_sample(s, logits);
+        if (gs) {
+            t = grammar_pick(g, s, gs, logits, masked, t);
+            if (t < 0) { /* cannot happen with a grammar that can end; stop cleanly */
+                finish = TA_FINISH_STOP;
+                break;
+            }
+        }
         out->n_generated++;
-        if (!p->ignore_eos && ta_tok_is_eog(g->tok, t)) {
+        if ((!p->ignore_eos || gs) && ta_tok_is_eog(g->tok, t)) {
             finish = TA_FINISH_STOP;
             break;
         }
@@ -280,6 +323,16 @@ int ta_gen_run(ta_gen *g, const int32_t *prompt, uint32_t n_prompt, const ta_gen
         ev.index = i;
         if (p->logprobs) logprobs(logits, g->n_vocab, t, p->top_logprobs, &ev);
         ta_sampler_accept(s, t);
+        bool grammar_done = false;
+        if (gs) {
+            size_t glen = 0;
+            const char *gp = ta_tok_piece(g->tok, t, false, &glen);
+            if (ta_grammar_state_advance(gs, gp, glen, err)) {
+                rc = err ? err->code : TA_EINTERNAL;
+                goto done;
+            }
+            grammar_done = !ta_grammar_state_can_continue(gs);
+        }
         size_t plen = 0;
         const char *piece = ta_tok_stream_push(stream, t, &plen);
         if (!piece || text_add(&text, piece, plen)) {
@@ -303,6 +356,10 @@ int ta_gen_run(ta_gen *g, const int32_t *prompt, uint32_t n_prompt, const ta_gen
             break;
         }
         if (stopped) break;
+        if (grammar_done) { /* the text is complete and nothing may follow */
+            finish = TA_FINISH_STOP;
+            break;
+        }
         if (p->max_tokens && i + 1 == p->max_tokens) break;
         if (g->n_hist >= n_ctx) break; /* the context is full: "length" */
         rc = feed(g, &t, 1, err);
@@ -333,6 +390,8 @@ int ta_gen_run(ta_gen *g, const int32_t *prompt, uint32_t n_prompt, const ta_gen
     text.p = NULL;
 done:
     if (joined) ta_batcher_leave(g->batcher);
+    ta_grammar_state_free(gs);
+    free(masked);
     free(text.p);
     ta_tok_stream_free(stream);
     ta_sampler_free(s);

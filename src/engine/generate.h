@@ -21,6 +21,7 @@
 #include "../tokenizer/tokenizer.h"
 #include "batcher.h"
 #include "context.h"
+#include "grammar.h"
 #include "sampler.h"
 
 #define TA_GEN_MAX_TOP_LOGPROBS 20
@@ -35,6 +36,11 @@ typedef struct ta_gen_params {
     bool logprobs;            /* report each token's log-probability */
     uint32_t top_logprobs;    /* and its n most likely alternatives (<= 20) */
     bool ignore_eos;          /* go on past end-of-generation tokens */
+    /* Only text of this grammar (borrowed; NULL: any): a sampled token that would leave
+     * it is replaced by a sample from the tokens that keep the text a valid prefix; end
+     * of generation comes when the text is complete (and at once when nothing more can
+     * follow). Structured output (JSON, a JSON schema) is made this way. */
+    const ta_grammar *grammar;
 } ta_gen_params;
 
 /* ta_gen_params with the sampler's defaults, max_tokens 0, no stops, no logprobs. */

@@ -102,7 +102,16 @@ static const ta_field chat_fields[] = {
      .max = 20},
     {.name = "tools", .types = TA_T_ARRAY | TA_T_NULL},
     {.name = "tool_choice", .types = TA_T_STRING | TA_T_OBJECT | TA_T_NULL},
-    {.name = "response_format", .types = TA_T_OBJECT | TA_T_NULL},
+    {.name = "response_format",
+     .types = TA_T_OBJECT | TA_T_NULL,
+     .description = "{\"type\":\"json_object\"} or {\"type\":\"json_schema\",\"json_schema\":"
+                    "{\"schema\":{...}}}: the output parses and matches, by grammar-constrained "
+                    "sampling."},
+    {.name = "grammar",
+     .types = TA_T_STRING,
+     .max_len = 1u << 20,
+     .description = "GBNF the output must match (llama.cpp's)."},
+    {.name = "json_schema", .types = TA_T_OBJECT, .description = "A JSON Schema (llama.cpp's)."},
     {.name = "chat_template_kwargs",
      .types = TA_T_OBJECT | TA_T_NULL,
      .description = "Extra template variables, e.g. {\"enable_thinking\": false}."},
@@ -125,6 +134,9 @@ static const ta_field completion_fields[] = {
      .min = 0,
      .max = 20},
     {.name = "echo", .types = TA_T_BOOL},
+    {.name = "response_format", .types = TA_T_OBJECT | TA_T_NULL},
+    {.name = "grammar", .types = TA_T_STRING, .max_len = 1u << 20},
+    {.name = "json_schema", .types = TA_T_OBJECT},
     {0}};
 static const ta_schema completion_request = {.name = "CompletionRequest",
                                              .description = "OpenAI (legacy) text completion.",
@@ -309,12 +321,7 @@ static int do_chat(ta_call *call)
 {
     const json_t *p = call->params;
     ta_error err = {0};
-    json_t *rf = json_object_get(p, "response_format");
-    const char *rft = ta_json_str(rf, "type", "text");
-    if (strcmp(rft, "text"))
-        return ta_call_fail(call, TA_EINVAL,
-                            "response_format: type '%.40s' is not supported yet (only \"text\")",
-                            rft);
+    ta_grammar *grammar = NULL;
     double ka;
     bool dflt;
     if (ta_req_keep_alive(p, &ka, &dflt, &err)) return fail_err(call, &err);
@@ -339,6 +346,8 @@ static int do_chat(ta_call *call)
                           "/v1/embeddings",
                           id);
     if (!rc) rc = ta_req_gen_parse(p, info.n_vocab, &g, &err);
+    if (!rc) rc = ta_req_grammar(p, &grammar, &err);
+    g.params.grammar = grammar;
     if (!rc) rc = ta_req_chat_prompt(ml, id, p, &prompt, &ids, &err);
     if (!rc && g.params.logprobs) r.logprobs = json_array();
     if (!rc) rc = generate_one(&r, &g, ids.ids, (uint32_t)ids.len, &res, &err);
@@ -381,6 +390,7 @@ static int do_chat(ta_call *call)
         ta_call_reply(call, out);
     }
 out:
+    ta_grammar_free(grammar);
     ta_gen_result_free(&res);
     json_decref(r.logprobs);
     free(prompt);
@@ -455,6 +465,9 @@ static int do_completion(ta_call *call)
     if (!rc && info.kind != TA_ML_CHAT)
         rc = ta_error_set(&err, TA_EINVAL, "model '%.200s' is an embedding model", id);
     if (!rc) rc = ta_req_gen_parse(p, info.n_vocab, &g, &err);
+    ta_grammar *grammar = NULL;
+    if (!rc) rc = ta_req_grammar(p, &grammar, &err);
+    g.params.grammar = grammar;
     if (!rc)
         rc = completion_prompts(ml, id, json_object_get(p, "prompt"), &prompts, &n_prompts, &err);
     bool echo = ta_json_bool(p, "echo", false);
@@ -529,6 +542,7 @@ static int do_completion(ta_call *call)
         json_object_set_new(out, "timings", timings(&last));
         ta_call_reply(call, out);
     }
+    ta_grammar_free(grammar);
     ta_gen_result_free(&last);
     json_decref(choices);
     for (size_t i = 0; i < n_prompts; i++)

@@ -238,3 +238,38 @@ int ta_req_chat_prompt(ta_ml *ml, const char *id, const json_t *p, char **text, 
     if (!rc) rc = ta_req_tokenize_prompt(ml, id, *text, true, ids, err);
     return rc;
 }
+
+int ta_req_grammar(const json_t *p, ta_grammar **out, ta_error *err)
+{
+    *out = NULL;
+    const json_t *rf = json_object_get(p, "response_format");
+    const char *type = json_is_object(rf) ? ta_json_str(rf, "type", "text") : "text";
+    const char *field = NULL;
+    if (!strcmp(type, "json_object")) {
+        field = "response_format";
+        /* llama.cpp also takes a schema here */
+        *out = ta_grammar_from_json_schema(json_object_get(rf, "schema"), err);
+    } else if (!strcmp(type, "json_schema")) {
+        field = "response_format.json_schema.schema";
+        const json_t *schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
+        if (!json_is_object(schema))
+            return ta_error_set(err, TA_EINVAL, "%s: required, a JSON Schema object", field);
+        *out = ta_grammar_from_json_schema(schema, err);
+    } else if (strcmp(type, "text")) {
+        return ta_error_set(err, TA_EINVAL,
+                            "response_format.type: expected text, json_object or json_schema, "
+                            "got '%.40s'",
+                            type);
+    } else if (json_is_object(json_object_get(p, "json_schema"))) {
+        field = "json_schema";
+        *out = ta_grammar_from_json_schema(json_object_get(p, "json_schema"), err);
+    } else if (json_is_string(json_object_get(p, "grammar"))) {
+        field = "grammar";
+        *out = ta_grammar_parse(ta_json_str(p, "grammar", ""), NULL, err);
+    } else {
+        return TA_OK;
+    }
+    if (*out) return TA_OK;
+    ta_error_prefix(err, "%s", field);
+    return err->code ? err->code : TA_EINVAL;
+}

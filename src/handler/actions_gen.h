@@ -20,6 +20,12 @@ typedef struct ta_req_gen {
     uint32_t n_bias;
 } ta_req_gen;
 
+/* The grammar a request asks for, or *out NULL: "response_format" (OpenAI's
+ * {"type":"json_object"} or {"type":"json_schema","json_schema":{"schema":{...}}};
+ * "text" is none), "json_schema" (a schema, llama.cpp's name) or "grammar" (GBNF text).
+ * TA_EINVAL naming the field when it does not compile. */
+int ta_req_grammar(const json_t *p, ta_grammar **out, ta_error *err);
+
 /* Reads max_tokens (max_completion_tokens, n_predict), temperature, top_p, top_k, min_p,
  * typical_p, penalties, seed, stop, logit_bias ({"id": bias}, -100 bans), logprobs and
  * top_logprobs, ignore_eos from validated params. n_vocab bounds the logit_bias ids. */

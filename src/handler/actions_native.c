@@ -34,7 +34,7 @@ static const ta_field generate_fields[] = {
     {.name = "settings",
      .types = TA_T_OBJECT | TA_T_NULL,
      .description = "temperature, top_k, top_p, max_new_tokens, repetition_penalty, do_sample, "
-                    "seed, stop."},
+                    "seed, stop, json_mode, response_format."},
     {.name = "stream", .types = TA_T_BOOL, .dflt = "true"},
     {.name = "model", .types = TA_T_STRING, .max_len = 4096},
     {0}};
@@ -99,6 +99,10 @@ static json_t *settings_params(const json_t *settings)
     if (json_is_number(v)) json_object_set(p, "repeat_penalty", v);
     if (json_is_false(json_object_get(settings, "do_sample")))
         json_object_set_new(p, "temperature", json_real(0));
+    if (json_is_true(json_object_get(settings, "json_mode"))) /* the original's name */
+        json_object_set_new(p, "response_format", json_pack("{s:s}", "type", "json_object"));
+    v = json_object_get(settings, "response_format");
+    if (json_is_object(v)) json_object_set(p, "response_format", v);
     return p;
 }
 
@@ -118,6 +122,7 @@ static int do_generate(ta_call *call)
     ta_tok_ids ids = {0};
     char *prompt = NULL;
     ta_gen_result res = {0};
+    ta_grammar *grammar = NULL;
     int rc = ta_req_model_acquire(call, sp, id, sizeof id, &err);
     if (rc) goto fail;
     ta_ml *ml = ta_models_ml(call->app->models);
@@ -126,6 +131,8 @@ static int do_generate(ta_call *call)
     if (!rc && info.kind != TA_ML_CHAT)
         rc = ta_error_set(&err, TA_EINVAL, "model '%.200s' cannot generate", id);
     if (!rc) rc = ta_req_gen_parse(sp, info.n_vocab, &g, &err);
+    if (!rc) rc = ta_req_grammar(sp, &grammar, &err);
+    g.params.grammar = grammar;
     if (!rc) rc = ta_req_chat_prompt(ml, id, sp, &prompt, &ids, &err);
     ta_ml_sink sink = {.on_token = on_token, .cancelled = gen_cancelled, .ud = &r};
     if (!rc) rc = ta_ml_generate(ml, id, ids.ids, (uint32_t)ids.len, &g.params, &sink, &res, &err);
@@ -158,6 +165,7 @@ fail:
     }
     ta_sink_fail(call->sink, &err);
 out:
+    ta_grammar_free(grammar);
     ta_gen_result_free(&res);
     free(prompt);
     ta_tok_ids_free(&ids);

@@ -156,6 +156,72 @@ describe('OpenAI client against tabagent-server', () => {
     }
   });
 
+  it('answers in JSON that parses and matches a schema, for any seed', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        name: { type: 'string', maxLength: 24 },
+        age: { type: 'integer' },
+        tags: { type: 'array', items: { type: 'string', enum: ['kind', 'brave', 'small'] },
+          maxItems: 3 },
+        pet: { anyOf: [{ type: 'null' }, { type: 'object', properties: { kind: { type: 'string',
+          maxLength: 16 } }, required: ['kind'] }] },
+      },
+      required: ['name', 'age', 'tags', 'pet'],
+      additionalProperties: false,
+    };
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = await client.chat.completions.create({
+        model: 'stories', messages: [{ role: 'user', content: 'A character, as JSON' }],
+        max_tokens: 1000, temperature: 1, seed, stream: seed % 2 === 0,
+        response_format: { type: 'json_schema', json_schema: { name: 'character', schema,
+          strict: true } },
+      });
+      let text, finish;
+      if (seed % 2 === 0) {
+        const c = await collect(r);
+        text = c.text;
+        finish = c.chunks.at(-1).choices[0].finish_reason;
+      } else {
+        text = r.choices[0].message.content;
+        finish = r.choices[0].finish_reason;
+      }
+      assert.equal(finish, 'stop', `seed ${seed}: ${text}`); // the grammar ended it
+      const v = JSON.parse(text);
+      assert.deepEqual(Object.keys(v).sort(), ['age', 'name', 'pet', 'tags']);
+      assert.equal(typeof v.name, 'string');
+      assert.ok([...v.name].length <= 24);
+      assert.ok(Number.isInteger(v.age));
+      assert.ok(Array.isArray(v.tags) && v.tags.length <= 3);
+      for (const t of v.tags) assert.ok(['kind', 'brave', 'small'].includes(t));
+      assert.ok(v.pet === null || typeof v.pet.kind === 'string');
+    }
+    // Any JSON object: its strings are unbounded, and a model that does not know JSON
+    // may be cut by max_tokens (finish_reason "length", as OpenAI does), so quotes and
+    // braces get a push from logit_bias; every run that ends by itself parses.
+    const last = async (text) => (await post(base, '/tokenize', { model: 'stories',
+      content: text })).body.tokens.at(-1);
+    const bias = { [await last('"')]: 10, [await last('}')]: 20 };
+    let ended = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const obj = await client.chat.completions.create({ model: 'stories', max_tokens: 400,
+        messages: [{ role: 'user', content: 'JSON please' }], temperature: 0.9, seed,
+        logit_bias: bias, response_format: { type: 'json_object' } });
+      const c = obj.choices[0];
+      assert.match(c.message.content, /^\s*\{/);
+      if (c.finish_reason !== 'stop') continue;
+      const o = JSON.parse(c.message.content);
+      assert.ok(typeof o === 'object' && o !== null && !Array.isArray(o));
+      ended++;
+    }
+    assert.ok(ended > 0, 'no json_object run ended by itself');
+    await assert.rejects(client.chat.completions.create({ model: 'stories',
+      messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema',
+        json_schema: { name: 'bad', schema: { type: 'object', properties: { a: { $ref:
+        '#/$defs/missing' } } } } } }), (e) => e.status === 400 &&
+      /response_format/.test(e.message));
+  });
+
   it('completes a raw prompt (stories continue "Once upon a time")', async () => {
     const r = await client.completions.create({ model: 'stories', prompt: 'Once upon a time',
       max_tokens: 20, temperature: 0 });

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "engine/generate.h"
 #include "engine/threadpool.h"
@@ -365,12 +366,67 @@ static void test_batched_generations(void **state)
     ta_pool_free(pool);
 }
 
+/* A grammar decides the output: a two-word choice, and JSON for a schema at several
+ * seeds, whatever the story model would rather say. Generation ends as soon as nothing
+ * more may follow. */
+static void test_grammar_constrained(void **state)
+{
+    fixture *f = *state;
+    ta_error err = {0};
+    ta_tok_ids ids = encode(f, "Once upon a time");
+    ta_ctx *c = new_ctx(f, 512);
+    ta_gen *g = ta_gen_new(c, f->tok, &err);
+    ta_grammar *yn = ta_grammar_parse("root ::= \"yes\" | \"no\"", NULL, &err);
+    assert_non_null(yn);
+    ta_gen_params p = greedy(50);
+    p.grammar = yn;
+    ta_gen_result r;
+    assert_int_equal(ta_gen_run(g, ids.ids, (uint32_t)ids.len, &p, NULL, NULL, &r, &err), TA_OK);
+    assert_true(!strcmp(r.text, "yes") || !strcmp(r.text, "no"));
+    assert_int_equal(r.finish, TA_FINISH_STOP);
+    ta_gen_result_free(&r);
+    ta_grammar_free(yn);
+
+    json_error_t jerr;
+    json_t *schema = json_loads("{\"type\":\"object\",\"properties\":{\"name\":{\"type\":"
+                                "\"string\",\"maxLength\":12},\"n\":{\"type\":\"integer\"},"
+                                "\"ok\":{\"type\":\"boolean\"}},\"required\":[\"name\",\"n\","
+                                "\"ok\"]}",
+                                0, &jerr);
+    assert_non_null(schema);
+    ta_grammar *js = ta_grammar_from_json_schema(schema, &err);
+    assert_non_null(js);
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        p = ta_gen_defaults();
+        p.max_tokens = 400;
+        p.sampling.temperature = 1.0f;
+        p.sampling.seed = seed;
+        p.grammar = js;
+        assert_int_equal(ta_gen_run(g, ids.ids, (uint32_t)ids.len, &p, NULL, NULL, &r, &err),
+                         TA_OK);
+        assert_int_equal(r.finish, TA_FINISH_STOP);
+        json_t *v = json_loads(r.text, 0, &jerr);
+        if (!v) fail_msg("seed %llu: not JSON: %s", (unsigned long long)seed, r.text);
+        assert_true(json_is_string(json_object_get(v, "name")));
+        assert_true(json_is_integer(json_object_get(v, "n")));
+        assert_true(json_is_boolean(json_object_get(v, "ok")));
+        assert_int_equal(json_object_size(v), 3);
+        json_decref(v);
+        ta_gen_result_free(&r);
+    }
+    ta_grammar_free(js);
+    json_decref(schema);
+    ta_gen_free(g);
+    ta_ctx_free(c);
+    ta_tok_ids_free(&ids);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_matches_argmax), cmocka_unit_test(test_stop_strings),
         cmocka_unit_test(test_prefix_reuse),          cmocka_unit_test(test_limits_and_cancel),
-        cmocka_unit_test(test_batched_generations),
+        cmocka_unit_test(test_batched_generations),   cmocka_unit_test(test_grammar_constrained),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -30,6 +30,8 @@ static const opt options[] = {
      "a GGUF model to serve (repeatable; the id defaults to the file name)"},
     {"parallel", "TABAGENT_PARALLEL", OPT_UINT, F(parallel), "N",
      "requests a chat model decodes at once (default 4)"},
+    {"max-queue", "TABAGENT_MAX_QUEUE", OPT_UINT, F(max_queue), "N",
+     "requests that may wait for a busy model's slots; more get 503 (default 64)"},
     {"ctx-size", "TABAGENT_CTX_SIZE", OPT_UINT, F(ctx_size), "N",
      "context per request (default the model's, at most 4096)"},
     {"threads", "TABAGENT_THREADS", OPT_UINT, F(threads), "N",

@@ -41,7 +41,7 @@ typedef struct ta_server_config {
     unsigned idle_timeout_s;
     unsigned shutdown_grace_s;
     char models[16384]; /* --model values, one per line */
-    unsigned parallel, ctx_size, threads;
+    unsigned parallel, ctx_size, threads, max_queue;
     char keep_alive[32];
     size_t memory_budget;
     bool launched_by_browser; /* an extension origin was among the arguments */

@@ -96,6 +96,7 @@ static int start_models(const ta_server_config *cfg, ta_app *app, ta_ml **ml, ta
     ta_models_config mc = {.memory_budget = cfg->memory_budget,
                            .load = {.n_ctx = cfg->ctx_size,
                                     .n_parallel = cfg->parallel,
+                                    .max_queue = cfg->max_queue,
                                     .threads = (int)cfg->threads}};
     if (!parse_duration(cfg->keep_alive, &mc.keep_alive_s))
         return ta_error_set(err, TA_EINVAL,

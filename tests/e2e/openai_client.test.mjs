@@ -83,7 +83,7 @@ describe('OpenAI client against tabagent-server', () => {
       `bert=${bert}`, '--parallel', '2', '--threads', '1']);
     client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
     oneSlot = await startServer('one', ['--model', `stories=${STORIES}`, '--parallel', '1',
-      '--threads', '1']);
+      '--max-queue', '1', '--threads', '1']);
     oneSlotClient = new OpenAI({ baseURL: `${oneSlot}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
   after(async () => {
@@ -302,6 +302,18 @@ describe('OpenAI client against tabagent-server', () => {
     });
     assert.equal(r.choices[0].finish_reason, 'length');
     assert.ok(Date.now() - t0 < 5000, `next request waited ${Date.now() - t0} ms`);
+  });
+
+  it('answers 503 with Retry-After when the slot and the queue are full', async () => {
+    const long = { model: 'stories', messages: [{ role: 'user', content: 'Go on' }],
+      max_tokens: 1900, ignore_eos: true, temperature: 1 };
+    const results = await Promise.all([0, 1, 2].map(() => post(oneSlot,
+      '/v1/chat/completions', long)));
+    const statuses = results.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 200, 503]);
+    const busy = results.find((r) => r.status === 503);
+    assert.equal(busy.headers.get('retry-after'), '1');
+    assert.match(busy.body.error.message, /busy/);
   });
 
   it('gives each error its status and a clear message', async () => {

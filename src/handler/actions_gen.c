@@ -213,7 +213,6 @@ static int render_chat(ta_ml *ml, const char *id, const json_t *p, char **prompt
                                     json_is_array(tools) ? tools : NULL, true, bos, eos,
                                     json_object_get(p, "chat_template_kwargs"), prompt, err);
     free(tmpl);
-    if (rc) ta_error_prefix(err, "chat template");
     return rc;
 }
 
@@ -270,6 +269,6 @@ int ta_req_grammar(const json_t *p, ta_grammar **out, ta_error *err)
         return TA_OK;
     }
     if (*out) return TA_OK;
-    ta_error_prefix(err, "%s", field);
+    ta_error_prefix(err, "%s: ", field);
     return err->code ? err->code : TA_EINVAL;
 }

@@ -169,7 +169,7 @@ static int do_embeddings(ta_call *call)
         rc = ta_ml_embed(ml, id, json_string_value(s), json_string_length(s), vec, info.n_embd, &nt,
                          &err);
         if (rc) {
-            if (n > 1) ta_error_prefix(&err, "input[%zu]", i);
+            if (n > 1) ta_error_prefix(&err, "input[%zu]: ", i);
             break;
         }
         total += nt;

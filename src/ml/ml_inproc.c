@@ -226,7 +226,7 @@ int ta_ml_load(ta_ml *ml, const char *id, const char *path, const ta_ml_load_par
     }
     int rc = md->kind == TA_ML_EMBED ? load_embed(md, g, p, err) : load_chat(md, path, p, err);
     if (rc) {
-        ta_error_prefix(err, "%s", path);
+        if (strncmp(err->message, path, strlen(path))) ta_error_prefix(err, "%s: ", path);
         model_free(md);
         return rc;
     }

@@ -124,7 +124,7 @@ static int start_models(const ta_server_config *cfg, ta_app *app, ta_ml **ml, ta
         }
         int rc = ta_models_register(app->models, id, path, err);
         if (rc) {
-            ta_error_prefix(err, "--model %s", item);
+            ta_error_prefix(err, "--model %s: ", item);
             return rc;
         }
         ta_log_info("model %s: %s", id, path);

@@ -490,6 +490,7 @@ static int do_completion(ta_call *call)
         if (call->stream) {
             json_t *c = chunk(&r, json_pack("{s:s,s:i,s:n,s:s}", "text", "", "index", (int)i,
                                             "logprobs", "finish_reason", finish));
+            json_object_set_new(c, "timings", timings(&res));
             ta_call_event(call, "text_completion", c);
             json_decref(c);
         } else {

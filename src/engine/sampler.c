@@ -4,6 +4,7 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,17 +142,61 @@ static void softmax(cand *c, uint32_t n)
         c[i].p = (float)(c[i].p / sum);
 }
 
+/* Moves the k largest logits of c[0..n) to c[0..k), in no order: a min-heap of the
+ * best k so far, O(n log k) where sorting all would be O(n log n) (152k-token
+ * vocabularies: a full sort per token costs more than a decoding step of a small
+ * model). */
+static void select_top_k(cand *c, uint32_t n, uint32_t k)
+{
+    for (uint32_t i = k / 2; i-- > 0;) { /* heapify c[0..k) as a min-heap */
+        uint32_t j = i;
+        for (;;) {
+            uint32_t l = 2 * j + 1, m = j;
+            if (l < k && c[l].logit < c[m].logit) m = l;
+            if (l + 1 < k && c[l + 1].logit < c[m].logit) m = l + 1;
+            if (m == j) break;
+            cand t = c[j];
+            c[j] = c[m];
+            c[m] = t;
+            j = m;
+        }
+    }
+    for (uint32_t i = k; i < n; i++) {
+        if (c[i].logit <= c[0].logit) continue;
+        c[0] = c[i];
+        uint32_t j = 0;
+        for (;;) {
+            uint32_t l = 2 * j + 1, m = j;
+            if (l < k && c[l].logit < c[m].logit) m = l;
+            if (l + 1 < k && c[l + 1].logit < c[m].logit) m = l + 1;
+            if (m == j) break;
+            cand t = c[j];
+            c[j] = c[m];
+            c[m] = t;
+            j = m;
+        }
+    }
+}
+
 int32_t ta_sampler_sample(ta_sampler *s, const float *logits)
 {
     const ta_sampler_params *p = &s->p;
     uint32_t n = s->n_vocab;
     cand *c = s->c;
+    bool penalties = s->hist_len && ((p->repeat_penalty != 1.0f && p->repeat_penalty > 0) ||
+                                     p->frequency_penalty != 0 || p->presence_penalty != 0);
+    if (p->temperature <= 0 && !p->n_bias && !penalties) { /* plain greedy */
+        uint32_t best = 0;
+        for (uint32_t i = 1; i < n; i++)
+            if (logits[i] > logits[best]) best = i;
+        return (int32_t)best;
+    }
     for (uint32_t i = 0; i < n; i++)
         c[i] = (cand){(int32_t)i, logits[i], 0};
     for (uint32_t b = 0; b < p->n_bias; b++)
         if (p->bias[b].token >= 0 && (uint32_t)p->bias[b].token < n)
             c[p->bias[b].token].logit += p->bias[b].bias;
-    if (s->hist_len) {
+    if (penalties) {
         for (uint32_t i = 0; i < n; i++) {
             uint32_t k = s->counts[i];
             if (!k) continue;
@@ -167,8 +212,11 @@ int32_t ta_sampler_sample(ta_sampler *s, const float *logits)
             if (c[i].logit > c[best].logit) best = i;
         return c[best].id;
     }
+    if (p->top_k > 0 && (uint32_t)p->top_k < n) {
+        n = (uint32_t)p->top_k;
+        select_top_k(c, s->n_vocab, n);
+    }
     qsort(c, n, sizeof *c, by_logit_desc);
-    if (p->top_k > 0 && (uint32_t)p->top_k < n) n = (uint32_t)p->top_k;
     softmax(c, n);
     if (p->typical_p > 0 && p->typical_p < 1.0f) {
         /* Locally typical sampling: rank tokens by how far their surprise -log p lies

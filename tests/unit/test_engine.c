@@ -4,6 +4,7 @@
  * (greedy, seeds, top-k, penalties, bias); the thread pool.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -502,6 +503,55 @@ static void test_pool(void **state)
     assert_true(ta_physical_cores() >= 1);
 }
 
+/* top_k over a large vocabulary (selected with a heap, not a full sort): every draw is
+ * among the k largest logits, and the draws follow their softmax. */
+static void test_sampler_top_k_large_vocab(void **state)
+{
+    (void)state;
+    enum { V = 20000, K = 5, DRAWS = 20000 };
+    float *logits = malloc(V * sizeof *logits);
+    uint64_t x = 12345;
+    for (int i = 0; i < V; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        logits[i] = (float)((x >> 33) % 100000) / 10000.0f; /* 0 .. 10, distinct enough */
+    }
+    int top[K] = {0};
+    for (int r = 0; r < K; r++) { /* the K largest, by selection */
+        int best = -1;
+        for (int i = 0; i < V; i++) {
+            bool taken = false;
+            for (int q = 0; q < r; q++)
+                taken |= top[q] == i;
+            if (!taken && (best < 0 || logits[i] > logits[best])) best = i;
+        }
+        top[r] = best;
+    }
+    ta_sampler_params p = ta_sampler_defaults();
+    p.temperature = 1.0f;
+    p.top_k = K;
+    p.top_p = 1.0f;
+    p.min_p = 0;
+    ta_sampler *s = ta_sampler_new(&p, V);
+    int hits[K] = {0};
+    for (int d = 0; d < DRAWS; d++) {
+        int32_t t = ta_sampler_sample(s, logits);
+        int r = 0;
+        while (r < K && top[r] != t)
+            r++;
+        if (r == K) fail_msg("draw %d: token %d is not among the top %d", d, t, K);
+        hits[r]++;
+    }
+    double z = 0;
+    for (int r = 0; r < K; r++)
+        z += exp(logits[top[r]] - logits[top[0]]);
+    for (int r = 0; r < K; r++) {
+        double want = exp(logits[top[r]] - logits[top[0]]) / z * DRAWS;
+        assert_true(fabs(hits[r] - want) < 5 * sqrt(want) + 5);
+    }
+    ta_sampler_free(s);
+    free(logits);
+}
+
 /* Several sequences decoded in one step (ta_ctx_eval_multi) get the logits each would
  * get alone, at their own positions and caches; for F32 and Q8_0 weights, Q8_0 and F16
  * caches, 1 and 2 threads. Misuse is refused. */
@@ -588,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_kv_types),
         cmocka_unit_test(test_inconsistent_models_refused),
         cmocka_unit_test(test_sampler),
+        cmocka_unit_test(test_sampler_top_k_large_vocab),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_batches_match_single_tokens),
         cmocka_unit_test(test_multi_sequence_step),

@@ -1,0 +1,103 @@
+/*
+ * schema.c - the tables of the seven logical databases and their migrations.
+ *
+ * A migration raises one logical database by one version; migrations run in order at
+ * open, each in the same transaction as the version it records, so a crash leaves
+ * either the old or the new schema. A file whose versions are newer than this build
+ * knows is refused rather than misread.
+ */
+#include "storage_internal.h"
+
+#include <string.h>
+
+const ta_migration ta_migrations[] = {
+    {"meta", 1,
+     "CREATE TABLE IF NOT EXISTS meta_settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+     "CREATE TABLE IF NOT EXISTS meta_index_state(name TEXT PRIMARY KEY, value TEXT NOT NULL,"
+     " updated_ms INTEGER NOT NULL);"},
+    {"knowledge", 1,
+     "CREATE TABLE kg_entities(id INTEGER PRIMARY KEY, label TEXT NOT NULL, norm TEXT NOT NULL,"
+     " type TEXT NOT NULL DEFAULT '', aliases TEXT NOT NULL DEFAULT '[]',"
+     " confidence REAL NOT NULL DEFAULT 1.0, created_ms INTEGER NOT NULL,"
+     " updated_ms INTEGER NOT NULL);"
+     "CREATE UNIQUE INDEX kg_entities_norm ON kg_entities(norm, type);"
+     "CREATE TABLE kg_relations(id INTEGER PRIMARY KEY,"
+     " from_id INTEGER NOT NULL REFERENCES kg_entities(id) ON DELETE CASCADE,"
+     " to_id INTEGER NOT NULL REFERENCES kg_entities(id) ON DELETE CASCADE,"
+     " type TEXT NOT NULL, weight REAL NOT NULL DEFAULT 1.0, provenance TEXT,"
+     " created_ms INTEGER NOT NULL);"
+     "CREATE INDEX kg_relations_from ON kg_relations(from_id, type);"
+     "CREATE INDEX kg_relations_to ON kg_relations(to_id, type);"
+     "CREATE TABLE kg_mentions(entity_id INTEGER NOT NULL REFERENCES kg_entities(id)"
+     " ON DELETE CASCADE, message_id INTEGER NOT NULL, PRIMARY KEY(entity_id, message_id))"
+     " WITHOUT ROWID;"
+     "CREATE INDEX kg_mentions_message ON kg_mentions(message_id);"},
+    {"embeddings", 1,
+     "CREATE TABLE emb_vectors(id INTEGER PRIMARY KEY, model TEXT NOT NULL,"
+     " dim INTEGER NOT NULL CHECK(dim > 0),"
+     " storage TEXT NOT NULL CHECK(storage IN ('f32','f16','i8')), data BLOB NOT NULL,"
+     " owner_table TEXT NOT NULL, owner_id INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+     "CREATE INDEX emb_vectors_owner ON emb_vectors(owner_table, owner_id);"
+     "CREATE INDEX emb_vectors_model ON emb_vectors(model, id);"},
+    {"conversations", 1,
+     "CREATE TABLE conv_chats(id INTEGER PRIMARY KEY, title TEXT NOT NULL DEFAULT '',"
+     " topic TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,"
+     " updated_ms INTEGER NOT NULL);"
+     "CREATE TABLE conv_messages(id INTEGER PRIMARY KEY,"
+     " chat_id INTEGER NOT NULL REFERENCES conv_chats(id) ON DELETE CASCADE,"
+     " role TEXT NOT NULL CHECK(role IN ('system','developer','user','assistant','tool')),"
+     " content TEXT NOT NULL, ts_ms INTEGER NOT NULL, token_count INTEGER NOT NULL DEFAULT -1,"
+     " attachments TEXT, embedding_id INTEGER,"
+     " tier TEXT NOT NULL DEFAULT 'active' CHECK(tier IN ('active','recent','archive')));"
+     "CREATE INDEX conv_messages_chat ON conv_messages(chat_id, id);"
+     "CREATE INDEX conv_messages_tier ON conv_messages(tier, ts_ms);"
+     "CREATE VIRTUAL TABLE conv_messages_fts USING fts5(content, content='conv_messages',"
+     " content_rowid='id');"
+     "CREATE TRIGGER conv_messages_ai AFTER INSERT ON conv_messages BEGIN"
+     " INSERT INTO conv_messages_fts(rowid, content) VALUES (new.id, new.content); END;"
+     "CREATE TRIGGER conv_messages_ad AFTER DELETE ON conv_messages BEGIN"
+     " INSERT INTO conv_messages_fts(conv_messages_fts, rowid, content)"
+     " VALUES ('delete', old.id, old.content);"
+     " DELETE FROM emb_vectors WHERE owner_table = 'conv_messages' AND owner_id = old.id;"
+     " DELETE FROM kg_mentions WHERE message_id = old.id; END;"
+     "CREATE TRIGGER conv_messages_au AFTER UPDATE OF content ON conv_messages BEGIN"
+     " INSERT INTO conv_messages_fts(conv_messages_fts, rowid, content)"
+     " VALUES ('delete', old.id, old.content);"
+     " INSERT INTO conv_messages_fts(rowid, content) VALUES (new.id, new.content); END;"},
+    {"tool_results", 1,
+     "CREATE TABLE tool_pages(id INTEGER PRIMARY KEY, url TEXT NOT NULL, title TEXT,"
+     " text TEXT NOT NULL, content_hash TEXT NOT NULL, fetched_ms INTEGER NOT NULL);"
+     "CREATE INDEX tool_pages_url ON tool_pages(url);"
+     "CREATE UNIQUE INDEX tool_pages_hash ON tool_pages(content_hash);"
+     "CREATE TABLE tool_searches(id INTEGER PRIMARY KEY, query TEXT NOT NULL,"
+     " results TEXT NOT NULL, ts_ms INTEGER NOT NULL);"
+     "CREATE TABLE tool_calls(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+     " arguments TEXT NOT NULL, result TEXT, ts_ms INTEGER NOT NULL);"},
+    {"experience", 1,
+     "CREATE TABLE exp_outcomes(id INTEGER PRIMARY KEY, action_type TEXT NOT NULL,"
+     " arguments TEXT NOT NULL DEFAULT '{}', result TEXT,"
+     " feedback TEXT NOT NULL DEFAULT 'neutral'"
+     " CHECK(feedback IN ('correction','approval','rejection','neutral')),"
+     " ts_ms INTEGER NOT NULL);"
+     "CREATE INDEX exp_outcomes_type ON exp_outcomes(action_type, ts_ms);"},
+    {"summaries", 1,
+     "CREATE TABLE sum_summaries(id INTEGER PRIMARY KEY,"
+     " kind TEXT NOT NULL CHECK(kind IN ('session','daily','weekly')),"
+     " chat_id INTEGER REFERENCES conv_chats(id) ON DELETE SET NULL, text TEXT NOT NULL,"
+     " message_ids TEXT NOT NULL DEFAULT '[]', start_ms INTEGER NOT NULL,"
+     " end_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+     "CREATE INDEX sum_summaries_kind ON sum_summaries(kind, start_ms);"},
+};
+const size_t ta_n_migrations = sizeof ta_migrations / sizeof ta_migrations[0];
+
+const char *const ta_logical_dbs[] = {"conversations", "knowledge", "embeddings", "tool_results",
+                                      "experience",    "summaries", "meta",       NULL};
+
+int ta_schema_latest(const char *db)
+{
+    int v = 0;
+    for (size_t i = 0; i < ta_n_migrations; i++)
+        if (!strcmp(ta_migrations[i].db, db) && ta_migrations[i].version > v)
+            v = ta_migrations[i].version;
+    return v;
+}

@@ -1,0 +1,103 @@
+/*
+ * storage.h - the memory's databases on SQLite.
+ *
+ * The seven logical databases of the original design (conversations, knowledge,
+ * embeddings, tool_results, experience, summaries, meta) live as table groups in ONE
+ * SQLite file (WAL) under --db-path, so that a write spanning several of them (a
+ * message, its embedding, its entities) is a single atomic transaction; SQLite does
+ * not make a commit across ATTACHed WAL databases atomic. Each logical database has
+ * its own schema version in meta_versions, raised by migrations run at open.
+ *
+ * Ids are SQLite integer keys: time-ordered, so inserts append to the B-trees
+ * (random keys make inserts 15-20x slower).
+ *
+ * A ta_store is one connection; use one per thread (SQLite's WAL lets readers run
+ * while one writer commits). Backup writes a consistent copy of the live database;
+ * restore checks a candidate (integrity, application id, versions) before replacing
+ * anything, and a refused file changes nothing.
+ */
+#ifndef TA_STORAGE_H
+#define TA_STORAGE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../core/core.h"
+
+typedef struct ta_store ta_store;
+
+/* Opens (creating if needed) <dir>/tabagent.db and brings every schema up to date.
+ * TA_EINVAL when the file is not a tabagent database or is from a newer version. */
+ta_store *ta_store_open(const char *dir, ta_error *err);
+void ta_store_close(ta_store *s);
+const char *ta_store_path(const ta_store *s);
+
+/* The schema version of a logical database ("conversations", ...), or -1. */
+int ta_store_schema_version(ta_store *s, const char *db);
+
+/* ---- conversations ---- */
+
+typedef struct ta_message_in {
+    int64_t chat_id;
+    const char *role;    /* system, user, assistant, tool */
+    const char *content; /* UTF-8 text (indexed for full-text search) */
+    int64_t timestamp_ms;
+    int32_t token_count;       /* -1: unknown */
+    const json_t *attachments; /* metadata array or NULL */
+    const float *embedding;    /* NULL: none */
+    uint32_t embedding_dim;
+    const char *embedding_model; /* required with an embedding */
+    const char *const *entities; /* labels mentioned in the message (knowledge), or NULL */
+    uint32_t n_entities;
+} ta_message_in;
+
+/* A new chat; *id gets its id. */
+int ta_store_chat_create(ta_store *s, const char *title, const char *topic, int64_t *id,
+                         ta_error *err);
+/* Adds a message with its embedding and entities in one transaction (all or nothing);
+ * *id gets the message id. TA_ENOTFOUND for an unknown chat. */
+int ta_store_message_add(ta_store *s, const ta_message_in *m, int64_t *id, ta_error *err);
+/* Many messages in one transaction (the fast path for imports): all or nothing. */
+int ta_store_messages_add(ta_store *s, const ta_message_in *m, size_t n, int64_t *ids,
+                          ta_error *err);
+/* A message as JSON {id, chat_id, role, content, timestamp_ms, token_count, tier,
+ * attachments, embedding_id}, or NULL (TA_ENOTFOUND). */
+json_t *ta_store_message_get(ta_store *s, int64_t id, ta_error *err);
+/* The messages of a chat, oldest first, from offset (at most limit). */
+json_t *ta_store_chat_messages(ta_store *s, int64_t chat_id, int64_t offset, int64_t limit,
+                               ta_error *err);
+/* Chats, newest first: [{id, title, topic, created_ms, updated_ms, messages}]. */
+json_t *ta_store_chats(ta_store *s, int64_t offset, int64_t limit, ta_error *err);
+/* Deletes a chat and its messages, their embeddings and index entries. */
+int ta_store_chat_delete(ta_store *s, int64_t chat_id, ta_error *err);
+
+/* Full-text search (FTS5, BM25) over message text: [{id, chat_id, score, snippet}],
+ * best first. query is plain words (quoted for FTS5 here, so any text is safe). */
+json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id /* 0: all */,
+                             int64_t limit, ta_error *err);
+
+/* Moves messages older than the given ages into the recent and archive tiers. */
+int ta_store_retier(ta_store *s, int64_t now_ms, int64_t recent_after_ms, int64_t archive_after_ms,
+                    ta_error *err);
+
+/* ---- export / import of one chat ---- */
+
+/* {"format":"tabagent-chat","version":1,"chat":{...},"messages":[...]} */
+json_t *ta_store_chat_export(ta_store *s, int64_t chat_id, ta_error *err);
+/* Imports an exported chat as a new chat (validated first; nothing is written on an
+ * error); *id gets the new chat's id. */
+int ta_store_chat_import(ta_store *s, const json_t *doc, int64_t *id, ta_error *err);
+
+/* ---- backup / restore / stats ---- */
+
+/* A consistent copy of the live database at path (written to path.tmp, then renamed). */
+int ta_store_backup(ta_store *s, const char *path, ta_error *err);
+/* Replaces the database with the copy at path after checking it: SQLite integrity
+ * check, tabagent's application id, and schema versions this build knows. A corrupt
+ * or foreign file is refused and changes nothing. */
+int ta_store_restore(ta_store *s, const char *path, ta_error *err);
+/* Row counts per table and the file size: {"chats":n, "messages":n, ...}. */
+json_t *ta_store_stats(ta_store *s, ta_error *err);
+
+#endif

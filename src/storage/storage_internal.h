@@ -1,0 +1,35 @@
+/*
+ * storage_internal.h - what the storage files share and no other module uses.
+ */
+#ifndef TA_STORAGE_INTERNAL_H
+#define TA_STORAGE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "storage.h"
+
+/* "TABG": PRAGMA application_id of a tabagent database. */
+#define TA_STORE_APP_ID 0x54414247
+
+typedef struct ta_migration {
+    const char *db; /* logical database */
+    int version;    /* what it raises the database to */
+    const char *sql;
+} ta_migration;
+
+struct ta_store {
+    sqlite3 *db;
+    char path[4096];
+    /* prepared once: the statements of the message write path */
+    sqlite3_stmt *ins_msg, *ins_emb, *set_emb, *touch_chat, *ins_entity, *find_entity, *ins_mention;
+};
+
+extern const ta_migration ta_migrations[];
+extern const size_t ta_n_migrations;
+extern const char *const ta_logical_dbs[]; /* NULL-terminated */
+
+/* The newest version this build knows of a logical database (0: unknown). */
+int ta_schema_latest(const char *db);
+
+#endif

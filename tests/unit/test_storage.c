@@ -1,0 +1,262 @@
+/*
+ * test_storage.c - the SQLite storage (src/storage/): schema versions and migrations,
+ * a message written with its embedding and entities atomically (a failure leaves
+ * nothing), full-text search, deletes that clean up after themselves, export/import,
+ * backup and a checked restore that refuses corrupt or foreign files and changes
+ * nothing then, and reopening.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "storage/storage.h"
+
+static char dir[] = "/tmp/ta-store-XXXXXX";
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static int64_t count(ta_store *s, const char *what)
+{
+    ta_error err;
+    json_t *st = ta_store_stats(s, &err);
+    assert_non_null(st);
+    int64_t n = json_integer_value(json_object_get(st, what));
+    json_decref(st);
+    return n;
+}
+
+static void test_messages_search_delete(void **state)
+{
+    (void)state;
+    ta_error err = {0};
+    ta_store *s = ta_store_open(dir, &err);
+    assert_non_null(s);
+    assert_int_equal(ta_store_schema_version(s, "conversations"), 1);
+    assert_int_equal(ta_store_schema_version(s, "meta"), 1);
+    assert_int_equal(ta_store_schema_version(s, "nope"), -1);
+
+    int64_t chat, other;
+    assert_int_equal(ta_store_chat_create(s, "Trip", "travel", &chat, &err), TA_OK);
+    assert_int_equal(ta_store_chat_create(s, "Cooking", "", &other, &err), TA_OK);
+    float vec[4] = {0.5f, -1.0f, 2.0f, 0.25f};
+    const char *ents[] = {"Paris", "  paris ", "Eiffel Tower"};
+    json_t *att = json_pack("[{s:s}]", "name", "ticket.pdf");
+    ta_message_in m = {.chat_id = chat,
+                       .role = "user",
+                       .content = "Book a hotel near the Eiffel Tower in Paris",
+                       .token_count = 11,
+                       .attachments = att,
+                       .embedding = vec,
+                       .embedding_dim = 4,
+                       .embedding_model = "minilm",
+                       .entities = ents,
+                       .n_entities = 3};
+    int64_t id1, id2;
+    assert_int_equal(ta_store_message_add(s, &m, &id1, &err), TA_OK);
+    json_decref(att);
+    ta_message_in m2 = {.chat_id = other, .role = "assistant", .content = "Whisk the eggs."};
+    assert_int_equal(ta_store_message_add(s, &m2, &id2, &err), TA_OK);
+    assert_true(id2 > id1);
+
+    json_t *got = ta_store_message_get(s, id1, &err);
+    assert_non_null(got);
+    assert_string_equal(json_string_value(json_object_get(got, "content")), m.content);
+    assert_string_equal(json_string_value(json_object_get(got, "tier")), "active");
+    assert_true(json_is_integer(json_object_get(got, "embedding_id")));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(got, "attachments"), 0), "name")),
+                        "ticket.pdf");
+    json_decref(got);
+    assert_int_equal(count(s, "entities"), 2); /* "Paris" and "  paris " are one entity */
+    assert_int_equal(count(s, "embeddings"), 1);
+
+    /* atomic: an unknown chat or a bad role writes nothing, not even the embedding */
+    ta_message_in bad = m;
+    bad.chat_id = 999999;
+    assert_int_equal(ta_store_message_add(s, &bad, NULL, &err), TA_ENOTFOUND);
+    bad.chat_id = chat;
+    bad.role = "robot";
+    assert_int_equal(ta_store_message_add(s, &bad, NULL, &err), TA_EINVAL);
+    ta_message_in batch[2] = {m2, bad};
+    batch[0].chat_id = chat;
+    assert_int_equal(ta_store_messages_add(s, batch, 2, NULL, &err), TA_EINVAL);
+    assert_non_null(strstr(err.message, "message 1"));
+    assert_int_equal(count(s, "messages"), 2);
+    assert_int_equal(count(s, "embeddings"), 1);
+
+    /* full-text search: any words, ranked; FTS syntax in the query is just text */
+    json_t *hits = ta_store_search_text(s, "hotel paris", 0, 10, &err);
+    assert_int_equal(json_array_size(hits), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(hits, 0), "id")), id1);
+    json_decref(hits);
+    hits = ta_store_search_text(s, "eggs\" AND NOT(( *", 0, 10, &err);
+    assert_non_null(hits);
+    assert_int_equal(json_array_size(hits), 1);
+    json_decref(hits);
+    hits = ta_store_search_text(s, "eggs", chat, 10, &err); /* only in the other chat */
+    assert_int_equal(json_array_size(hits), 0);
+    json_decref(hits);
+
+    json_t *chats = ta_store_chats(s, 0, 10, &err);
+    assert_int_equal(json_array_size(chats), 2);
+    json_decref(chats);
+    json_t *list = ta_store_chat_messages(s, chat, 0, 10, &err);
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+
+    /* tiers by age */
+    assert_int_equal(ta_store_retier(s, 4102444800000LL, 1000, 86400000, &err), TA_OK);
+    got = ta_store_message_get(s, id1, &err);
+    assert_string_equal(json_string_value(json_object_get(got, "tier")), "archive");
+    json_decref(got);
+
+    /* deleting the chat removes its messages, their embedding, mentions and index rows */
+    assert_int_equal(ta_store_chat_delete(s, chat, &err), TA_OK);
+    assert_int_equal(ta_store_chat_delete(s, chat, &err), TA_ENOTFOUND);
+    assert_int_equal(count(s, "messages"), 1);
+    assert_int_equal(count(s, "embeddings"), 0);
+    hits = ta_store_search_text(s, "hotel", 0, 10, &err);
+    assert_int_equal(json_array_size(hits), 0);
+    json_decref(hits);
+    ta_store_close(s);
+
+    /* reopened: the data and versions persist */
+    s = ta_store_open(dir, &err);
+    assert_non_null(s);
+    assert_int_equal(count(s, "messages"), 1);
+    ta_store_close(s);
+}
+
+static void test_export_import(void **state)
+{
+    (void)state;
+    ta_error err = {0};
+    ta_store *s = ta_store_open(dir, &err);
+    int64_t chat, copy;
+    assert_int_equal(ta_store_chat_create(s, "Export me", "t", &chat, &err), TA_OK);
+    const char *texts[] = {"one", "two \xe2\x82\xac", "three"};
+    for (int i = 0; i < 3; i++) {
+        ta_message_in m = {
+            .chat_id = chat, .role = i % 2 ? "assistant" : "user", .content = texts[i]};
+        assert_int_equal(ta_store_message_add(s, &m, NULL, &err), TA_OK);
+    }
+    json_t *doc = ta_store_chat_export(s, chat, &err);
+    assert_non_null(doc);
+    assert_int_equal(ta_store_chat_import(s, doc, &copy, &err), TA_OK);
+    assert_true(copy != chat);
+    json_t *a = ta_store_chat_messages(s, chat, 0, 0, &err),
+           *b = ta_store_chat_messages(s, copy, 0, 0, &err);
+    assert_int_equal(json_array_size(b), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(a, i), "content")),
+                            json_string_value(json_object_get(json_array_get(b, i), "content")));
+    json_decref(a);
+    json_decref(b);
+    /* a bad document writes nothing */
+    int64_t before = count(s, "chats");
+    json_object_set_new(json_array_get(json_object_get(doc, "messages"), 2), "role",
+                        json_string("robot"));
+    assert_int_equal(ta_store_chat_import(s, doc, &copy, &err), TA_EINVAL);
+    assert_int_equal(count(s, "chats"), before);
+    json_t *junk = json_pack("{s:s}", "format", "other");
+    assert_int_equal(ta_store_chat_import(s, junk, &copy, &err), TA_EINVAL);
+    json_decref(junk);
+    json_decref(doc);
+    ta_store_close(s);
+}
+
+static void test_backup_restore(void **state)
+{
+    (void)state;
+    ta_error err = {0};
+    ta_store *s = ta_store_open(dir, &err);
+    int64_t chat;
+    assert_int_equal(ta_store_chat_create(s, "Before backup", "", &chat, &err), TA_OK);
+    int64_t chats = count(s, "chats"), msgs = count(s, "messages");
+    char bak[256], bad[256];
+    snprintf(bak, sizeof bak, "%s/backup.db", dir);
+    assert_int_equal(ta_store_backup(s, bak, &err), TA_OK);
+
+    /* changes after the backup are undone by the restore */
+    int64_t later;
+    assert_int_equal(ta_store_chat_create(s, "After backup", "", &later, &err), TA_OK);
+    assert_int_equal(count(s, "chats"), chats + 1);
+    assert_int_equal(ta_store_restore(s, bak, &err), TA_OK);
+    assert_int_equal(count(s, "chats"), chats);
+    assert_int_equal(count(s, "messages"), msgs);
+
+    /* refused, and nothing changes: a corrupted copy, a foreign database, junk */
+    assert_int_equal(ta_store_chat_create(s, "Kept", "", &later, &err), TA_OK);
+    int64_t now = count(s, "chats");
+    snprintf(bad, sizeof bad, "%s/corrupt.db", dir);
+    FILE *in = fopen(bak, "rb"), *out = fopen(bad, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    int c;
+    long pos = 0;
+    while ((c = fgetc(in)) != EOF) {
+        if (pos >= 4096 * 2 && pos < 4096 * 2 + 64) c ^= 0x5a; /* inside a b-tree page */
+        fputc(c, out);
+        pos++;
+    }
+    fclose(in);
+    fclose(out);
+    assert_int_not_equal(ta_store_restore(s, bad, &err), TA_OK);
+    assert_int_equal(count(s, "chats"), now);
+
+    snprintf(bad, sizeof bad, "%s/foreign.db", dir);
+    sqlite3 *f;
+    assert_int_equal(sqlite3_open(bad, &f), SQLITE_OK);
+    sqlite3_exec(f, "CREATE TABLE x(a); INSERT INTO x VALUES (1)", NULL, NULL, NULL);
+    sqlite3_close(f);
+    assert_int_equal(ta_store_restore(s, bad, &err), TA_EINVAL);
+    assert_non_null(strstr(err.message, "not a tabagent database"));
+    snprintf(bad, sizeof bad, "%s/junk.db", dir);
+    out = fopen(bad, "wb");
+    fputs("this is not a database at all, just text", out);
+    fclose(out);
+    assert_int_not_equal(ta_store_restore(s, bad, &err), TA_OK);
+    snprintf(bad, sizeof bad, "%s/missing.db", dir);
+    assert_int_equal(ta_store_restore(s, bad, &err), TA_ENOTFOUND);
+    assert_int_equal(count(s, "chats"), now);
+    ta_store_close(s);
+
+    /* a database from a newer build is refused at open */
+    char path[256];
+    snprintf(path, sizeof path, "%s/tabagent.db", dir);
+    assert_int_equal(sqlite3_open(path, &f), SQLITE_OK);
+    sqlite3_exec(f, "UPDATE meta_versions SET version = 99 WHERE db = 'knowledge'", NULL, NULL,
+                 NULL);
+    sqlite3_close(f);
+    assert_null(ta_store_open(dir, &err));
+    assert_non_null(strstr(err.message, "newer"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_messages_search_delete),
+        cmocka_unit_test(test_export_import),
+        cmocka_unit_test(test_backup_restore),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

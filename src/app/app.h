@@ -8,6 +8,7 @@
 #ifndef TA_APP_H
 #define TA_APP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <time.h>
@@ -15,15 +16,18 @@
 #include "../core/core.h"
 
 typedef struct ta_models ta_models;
+typedef struct ta_store ta_store;
 
 typedef struct ta_app {
     char data_dir[4096];
     char db_path[4096];
     char model_cache_path[4096];
-    struct timespec started;   /* CLOCK_MONOTONIC at start */
-    atomic_bool shutting_down; /* set once on SIGINT/SIGTERM: handlers should wrap up */
-    ta_models *models;         /* the model orchestrator (app/models.h); NULL: no models */
-    atomic_uint stop_epoch;    /* stop_generation bumps it: generations started before end */
+    struct timespec started;    /* CLOCK_MONOTONIC at start */
+    atomic_bool shutting_down;  /* set once on SIGINT/SIGTERM: handlers should wrap up */
+    ta_models *models;          /* the model orchestrator (app/models.h); NULL: no models */
+    atomic_uint stop_epoch;     /* stop_generation bumps it: generations started before end */
+    ta_store *store;            /* the memory database (storage/storage.h); NULL: not open */
+    pthread_mutex_t store_lock; /* one connection, used by one handler at a time */
 } ta_app;
 
 /* Fills paths from the given overrides (NULL = default) and creates the directories. */

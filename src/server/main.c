@@ -17,6 +17,7 @@
 #include "../app/app.h"
 #include "../app/models.h"
 #include "../ml/ml.h"
+#include "../storage/storage.h"
 #include "../core/core.h"
 #include "../handler/router.h"
 #include "../transport/http/http.h"
@@ -187,6 +188,12 @@ int main(int argc, char **argv)
     pthread_t sig_tid;
     pthread_create(&sig_tid, NULL, signal_thread, &set);
 
+    /* The memory database: without it the server still serves models, and the memory
+     * actions answer 503 with the reason in the log. */
+    pthread_mutex_init(&app.store_lock, NULL);
+    app.store = ta_store_open(app.db_path, &err);
+    if (!app.store) ta_log_error("memory database in %s: %s", app.db_path, err.message);
+
     ta_ml *ml = NULL;
     if (start_models(&cfg, &app, &ml, &err) != TA_OK) {
         ta_log_error("%s", err.message);
@@ -197,7 +204,8 @@ int main(int argc, char **argv)
     if (!router || ta_router_add_core_actions(router) != TA_OK ||
         ta_router_add_chat_actions(router) != TA_OK ||
         ta_router_add_model_actions(router) != TA_OK ||
-        ta_router_add_native_actions(router) != TA_OK) {
+        ta_router_add_native_actions(router) != TA_OK ||
+        ta_router_add_memory_actions(router) != TA_OK) {
         ta_log_error("cannot build the action table");
         ta_router_free(router);
         return 1;
@@ -275,6 +283,7 @@ int main(int argc, char **argv)
     ta_router_free(router);
     ta_models_free(app.models);
     ta_ml_free(ml);
+    ta_store_close(app.store);
     ta_log_info("stopped");
     return 0;
 }

@@ -1,0 +1,366 @@
+/*
+ * actions_memory.c - the memory over HTTP and native messaging: chats and their
+ * messages, full-text search, export/import of a chat, backup, restore and stats
+ * (storage/storage.h). The store is one SQLite connection behind the app's lock.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../storage/storage.h"
+#include "router.h"
+
+static int fail_err(ta_call *call, const ta_error *err)
+{
+    return ta_sink_fail(call->sink, err);
+}
+
+/* The store, locked; NULL (the call failed with 503) when the server has none. */
+static ta_store *store_lock(ta_call *call)
+{
+    if (!call->app || !call->app->store) {
+        ta_call_fail(call, TA_EUNAVAILABLE, "the memory database is not open (see the log)");
+        return NULL;
+    }
+    pthread_mutex_lock(&call->app->store_lock);
+    return call->app->store;
+}
+
+static void store_unlock(ta_call *call)
+{
+    pthread_mutex_unlock(&call->app->store_lock);
+}
+
+/* An id given as a number or (from a path segment) as decimal text; -1 if neither. */
+static int64_t id_param(const json_t *p, const char *key)
+{
+    const json_t *v = json_object_get(p, key);
+    if (json_is_integer(v)) return json_integer_value(v) > 0 ? json_integer_value(v) : -1;
+    if (!json_is_string(v)) return -1;
+    char *end;
+    long long x = strtoll(json_string_value(v), &end, 10);
+    return *end || end == json_string_value(v) || x <= 0 ? -1 : x;
+}
+
+#define ID_FIELD(n)                                                                                \
+    {                                                                                              \
+        .name = n, .types = TA_T_INT | TA_T_STRING, .flags = TA_F_REQUIRED, .max_len = 32          \
+    }
+#define PAGE_FIELDS                                                                                \
+    {.name = "offset", .types = TA_T_INT, .flags = TA_F_MIN, .min = 0, .dflt = "0"},               \
+    {                                                                                              \
+        .name = "limit", .types = TA_T_INT, .flags = TA_F_MIN | TA_F_MAX, .min = 1, .max = 10000,  \
+        .dflt = "100"                                                                              \
+    }
+
+/* ---- chats ---------------------------------------------------------------------------- */
+
+static const ta_field create_chat_fields[] = {
+    {.name = "title", .types = TA_T_STRING, .max_len = 4096, .dflt = "\"\""},
+    {.name = "topic", .types = TA_T_STRING, .max_len = 4096, .dflt = "\"\""},
+    {0}};
+static const ta_schema create_chat_request = {.name = "CreateChatRequest",
+                                              .fields = create_chat_fields};
+
+static int do_create_chat(ta_call *call)
+{
+    ta_error err = {0};
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    int64_t id = 0;
+    int rc = ta_store_chat_create(s, ta_json_str(call->params, "title", ""),
+                                  ta_json_str(call->params, "topic", ""), &id, &err);
+    store_unlock(call);
+    if (rc) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "title",
+                                         ta_json_str(call->params, "title", ""), "topic",
+                                         ta_json_str(call->params, "topic", "")));
+}
+
+static const ta_field page_fields[] = {PAGE_FIELDS, {0}};
+static const ta_schema page_request = {.name = "PageRequest", .fields = page_fields};
+
+static int do_list_chats(ta_call *call)
+{
+    ta_error err = {0};
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    json_t *chats = ta_store_chats(s, ta_json_int(call->params, "offset", 0),
+                                   ta_json_int(call->params, "limit", 100), &err);
+    store_unlock(call);
+    if (!chats) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:s,s:o}", "object", "list", "data", chats));
+}
+
+static const ta_field chat_fields[] = {ID_FIELD("chat_id"), PAGE_FIELDS, {0}};
+static const ta_schema chat_request = {.name = "ChatRequest", .fields = chat_fields};
+
+static int do_chat_messages(ta_call *call)
+{
+    ta_error err = {0};
+    int64_t chat = id_param(call->params, "chat_id");
+    if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    json_t *msgs = ta_store_chat_messages(s, chat, ta_json_int(call->params, "offset", 0),
+                                          ta_json_int(call->params, "limit", 100), &err);
+    store_unlock(call);
+    if (!msgs) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:s,s:I,s:o}", "object", "list", "chat_id",
+                                         (json_int_t)chat, "data", msgs));
+}
+
+static int do_delete_chat(ta_call *call)
+{
+    ta_error err = {0};
+    int64_t chat = id_param(call->params, "chat_id");
+    if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    int rc = ta_store_chat_delete(s, chat, &err);
+    store_unlock(call);
+    if (rc) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:I,s:b}", "id", (json_int_t)chat, "deleted", 1));
+}
+
+/* ---- messages ------------------------------------------------------------------------- */
+
+static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", NULL};
+static const ta_field number_item = {.name = "value", .types = TA_T_NUMBER};
+static const ta_field string_item = {.name = "entity", .types = TA_T_STRING, .max_len = 512};
+static const ta_field add_message_fields[] = {
+    ID_FIELD("chat_id"),
+    {.name = "role", .types = TA_T_STRING, .flags = TA_F_REQUIRED, .one_of = roles},
+    {.name = "content", .types = TA_T_STRING, .flags = TA_F_REQUIRED, .max_len = 16u << 20},
+    {.name = "timestamp_ms", .types = TA_T_INT, .flags = TA_F_MIN, .min = 0},
+    {.name = "token_count", .types = TA_T_INT, .flags = TA_F_MIN, .min = -1, .dflt = "-1"},
+    {.name = "attachments", .types = TA_T_ARRAY | TA_T_NULL},
+    {.name = "embedding",
+     .types = TA_T_ARRAY,
+     .min_len = 1,
+     .max_len = 16384,
+     .items = &number_item},
+    {.name = "embedding_model", .types = TA_T_STRING, .max_len = 256},
+    {.name = "entities", .types = TA_T_ARRAY, .max_len = 256, .items = &string_item},
+    {0}};
+static const ta_schema add_message_request = {
+    .name = "AddMessageRequest",
+    .description = "A message, with its embedding and the entities it mentions, in one "
+                   "transaction.",
+    .fields = add_message_fields};
+
+static int do_add_message(ta_call *call)
+{
+    const json_t *p = call->params;
+    ta_error err = {0};
+    int64_t chat = id_param(p, "chat_id");
+    if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
+    const json_t *emb = json_object_get(p, "embedding"), *ents = json_object_get(p, "entities");
+    if (emb && !ta_json_str(p, "embedding_model", NULL))
+        return ta_call_fail(call, TA_EINVAL, "embedding_model: required with an embedding");
+    size_t dim = json_array_size(emb), ne = json_array_size(ents);
+    float *vec = dim ? malloc(dim * sizeof *vec) : NULL;
+    const char **names = ne ? malloc(ne * sizeof *names) : NULL;
+    if ((dim && !vec) || (ne && !names)) {
+        free(vec);
+        free(names);
+        return ta_call_fail(call, TA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < dim; i++)
+        vec[i] = (float)json_number_value(json_array_get(emb, i));
+    for (size_t i = 0; i < ne; i++)
+        names[i] = json_string_value(json_array_get(ents, i));
+    ta_message_in m = {.chat_id = chat,
+                       .role = ta_json_str(p, "role", ""),
+                       .content = ta_json_str(p, "content", ""),
+                       .timestamp_ms = ta_json_int(p, "timestamp_ms", 0),
+                       .token_count = (int32_t)ta_json_int(p, "token_count", -1),
+                       .attachments = json_is_array(json_object_get(p, "attachments"))
+                                          ? json_object_get(p, "attachments")
+                                          : NULL,
+                       .embedding = vec,
+                       .embedding_dim = (uint32_t)dim,
+                       .embedding_model = ta_json_str(p, "embedding_model", NULL),
+                       .entities = names,
+                       .n_entities = (uint32_t)ne};
+    int64_t id = 0;
+    json_t *msg = NULL;
+    int rc = TA_EUNAVAILABLE;
+    ta_store *s = store_lock(call);
+    if (s) {
+        rc = ta_store_message_add(s, &m, &id, &err);
+        if (!rc) msg = ta_store_message_get(s, id, &err);
+        store_unlock(call);
+    }
+    free(vec);
+    free(names);
+    if (!s) return rc;
+    if (rc || !msg) return fail_err(call, &err);
+    return ta_call_reply(call, msg);
+}
+
+/* ---- search, export, import, backup, restore, stats ----------------------------------- */
+
+static const ta_field search_fields[] = {
+    {.name = "query", .types = TA_T_STRING, .flags = TA_F_REQUIRED, .min_len = 1, .max_len = 4096},
+    {.name = "chat_id", .types = TA_T_INT | TA_T_STRING, .max_len = 32},
+    {.name = "limit",
+     .types = TA_T_INT,
+     .flags = TA_F_MIN | TA_F_MAX,
+     .min = 1,
+     .max = 1000,
+     .dflt = "20"},
+    {0}};
+static const ta_schema search_request = {
+    .name = "MemorySearchRequest",
+    .description = "Full-text search (BM25) over the messages; vector and hybrid ranking come "
+                   "with the index.",
+    .fields = search_fields};
+
+static int do_search(ta_call *call)
+{
+    ta_error err = {0};
+    int64_t chat = json_object_get(call->params, "chat_id") ? id_param(call->params, "chat_id") : 0;
+    if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    json_t *hits = ta_store_search_text(s, ta_json_str(call->params, "query", ""), chat,
+                                        ta_json_int(call->params, "limit", 20), &err);
+    store_unlock(call);
+    if (!hits) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:s,s:o}", "object", "list", "data", hits));
+}
+
+static const ta_field export_fields[] = {ID_FIELD("chat_id"), {0}};
+static const ta_schema export_request = {.name = "ExportChatRequest", .fields = export_fields};
+
+static int do_export(ta_call *call)
+{
+    ta_error err = {0};
+    int64_t chat = id_param(call->params, "chat_id");
+    if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    json_t *doc = ta_store_chat_export(s, chat, &err);
+    store_unlock(call);
+    return doc ? ta_call_reply(call, doc) : fail_err(call, &err);
+}
+
+static const ta_field import_fields[] = {
+    {.name = "format", .types = TA_T_STRING, .flags = TA_F_REQUIRED},
+    {.name = "version", .types = TA_T_INT, .flags = TA_F_REQUIRED},
+    {.name = "chat", .types = TA_T_OBJECT, .flags = TA_F_REQUIRED},
+    {.name = "messages", .types = TA_T_ARRAY, .flags = TA_F_REQUIRED, .max_len = 1000000},
+    {0}};
+static const ta_schema import_request = {.name = "ImportChatRequest",
+                                         .description = "A chat as export_chat gives it.",
+                                         .fields = import_fields};
+
+static int do_import(ta_call *call)
+{
+    ta_error err = {0};
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    int64_t id = 0;
+    int rc = ta_store_chat_import(s, call->params, &id, &err);
+    store_unlock(call);
+    if (rc) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:I}", "id", (json_int_t)id));
+}
+
+static const ta_field path_fields[] = {{.name = "path",
+                                        .types = TA_T_STRING,
+                                        .flags = TA_F_REQUIRED,
+                                        .min_len = 1,
+                                        .max_len = 4000,
+                                        .description = "A file on the server's machine."},
+                                       {0}};
+static const ta_schema path_request = {.name = "MemoryFileRequest", .fields = path_fields};
+
+static int do_backup(ta_call *call)
+{
+    ta_error err = {0};
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    const char *path = ta_json_str(call->params, "path", "");
+    int rc = ta_store_backup(s, path, &err);
+    store_unlock(call);
+    if (rc) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:s,s:b}", "path", path, "ok", 1));
+}
+
+static int do_restore(ta_call *call)
+{
+    ta_error err = {0};
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    const char *path = ta_json_str(call->params, "path", "");
+    int rc = ta_store_restore(s, path, &err);
+    store_unlock(call);
+    if (rc) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:s,s:b}", "path", path, "restored", 1));
+}
+
+static int do_stats(ta_call *call)
+{
+    ta_error err = {0};
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    json_t *st = ta_store_stats(s, &err);
+    if (st) json_object_set_new(st, "path", json_string(ta_store_path(s)));
+    store_unlock(call);
+    return st ? ta_call_reply(call, st) : fail_err(call, &err);
+}
+
+static const ta_action memory_actions[] = {
+    {.name = "create_chat",
+     .summary = "A new chat.",
+     .request = &create_chat_request,
+     .fn = do_create_chat},
+    {.name = "list_chats",
+     .summary = "Chats, newest first.",
+     .request = &page_request,
+     .fn = do_list_chats},
+    {.name = "get_chat_messages",
+     .summary = "A chat's messages, oldest first.",
+     .request = &chat_request,
+     .fn = do_chat_messages},
+    {.name = "delete_chat",
+     .summary = "Deletes a chat with its messages and embeddings.",
+     .request = &export_request,
+     .fn = do_delete_chat},
+    {.name = "add_message",
+     .summary = "Adds a message (with embedding and entities).",
+     .request = &add_message_request,
+     .fn = do_add_message},
+    {.name = "search_memory",
+     .summary = "Full-text search over messages.",
+     .request = &search_request,
+     .fn = do_search},
+    {.name = "export_chat",
+     .summary = "A chat as JSON.",
+     .request = &export_request,
+     .fn = do_export},
+    {.name = "import_chat",
+     .summary = "Imports an exported chat as a new chat.",
+     .request = &import_request,
+     .fn = do_import},
+    {.name = "memory_backup",
+     .summary = "A consistent copy of the memory database.",
+     .request = &path_request,
+     .fn = do_backup},
+    {.name = "memory_restore",
+     .summary = "Restores a checked backup (a bad file changes nothing).",
+     .request = &path_request,
+     .fn = do_restore},
+    {.name = "memory_stats", .summary = "Row counts and file size.", .fn = do_stats},
+};
+
+int ta_router_add_memory_actions(ta_router *r)
+{
+    for (size_t i = 0; i < sizeof memory_actions / sizeof memory_actions[0]; i++) {
+        int rc = ta_router_add(r, &memory_actions[i]);
+        if (rc) return rc;
+    }
+    return TA_OK;
+}

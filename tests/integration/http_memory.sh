@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# http_memory.sh - the memory over HTTP: chats and messages (with an embedding and
+# entities, in one transaction), full-text search, export and import of a chat,
+# backup, a restore that refuses a foreign file and changes nothing, a restore that
+# brings the backup back, stats, deletes and 404s; and the data survives a restart.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DB=$TMP/db
+start_server --db-path "$DB"
+echo "# server on $BASE (pid $SERVER_PID), --db-path $DB"
+
+section "chats and messages"
+post_json /v1/chats '{"title":"Trip","topic":"travel"}'
+expect_status 200
+expect_json 'd.id === 1 && d.title === "Trip"' 'POST /v1/chats creates chat 1'
+post_json /v1/chats/1/messages '{"role":"user","content":"Book a hotel near the Eiffel Tower in Paris","embedding":[0.5,-1,2],"embedding_model":"minilm","entities":["Paris","Eiffel Tower"],"token_count":11}'
+expect_status 200
+expect_json 'd.id === 1 && d.chat_id === 1 && Number.isInteger(d.embedding_id) && d.tier === "active"' 'a message with its embedding'
+post_json /v1/chats/1/messages '{"role":"assistant","content":"Done: Hôtel Lumière, 3 nights."}'
+expect_status 200
+post_json /v1/chats/99/messages '{"role":"user","content":"x"}'
+expect_error 404 not_found 'chat 99 does not exist' 'a message for an unknown chat -> 404'
+post_json /v1/chats/1/messages '{"role":"robot","content":"x"}'
+expect_error 400 invalid_request 'role' 'a bad role -> 400 naming role'
+post_json /v1/chats/1/messages '{"role":"user","content":"x","embedding":[1,2]}'
+expect_error 400 invalid_request 'embedding_model' 'an embedding without its model -> 400'
+req GET /v1/chats/1/messages
+expect_json 'd.data.length === 2 && d.data[1].content.includes("Lumière")' 'GET the chat messages, in order'
+req GET '/v1/chats/1/messages?offset=1&limit=1'
+expect_json 'd.data.length === 1 && d.data[0].role === "assistant"' 'offset and limit page them'
+req GET /v1/chats/abc/messages
+expect_error 400 invalid_request 'chat_id' 'a chat id that is not a number -> 400'
+req GET /v1/memory/stats
+expect_json 'd.chats === 1 && d.messages === 2 && d.embeddings === 1 && d.entities === 2' 'stats count what was written (no half-written message)'
+
+section "search"
+post_json /v1/memory/search '{"query":"hotel paris"}'
+expect_json 'd.data.length >= 1 && d.data[0].id === 1 && /\[hotel\]/i.test(d.data[0].snippet)' 'full-text search finds the message, with a snippet'
+post_json /v1/memory/search '{"query":"\" OR NEAR(( * -"}'
+expect_status 200 'FTS syntax in a query is only text'
+post_json /v1/memory/search '{}'
+expect_error 400 invalid_request 'query' 'a search without a query -> 400'
+
+section "export, import"
+req GET /v1/chats/1/export
+expect_json 'd.format === "tabagent-chat" && d.messages.length === 2' 'export a chat'
+cp "$RESP_BODY" "$TMP/export.json"
+post_json /v1/chats/import "$(cat "$TMP/export.json")"
+expect_json 'd.id === 2' 'import it as chat 2'
+req GET /v1/chats/2/messages
+expect_json 'd.data.length === 2' 'the imported chat has the messages'
+
+section "backup, restore"
+post_json /v1/memory/backup "{\"path\":\"$TMP/backup.db\"}"
+expect_status 200 'backup'
+[[ -s $TMP/backup.db ]] && pass 'the backup file exists' || fail 'the backup file exists'
+req DELETE /v1/chats/1
+expect_json 'd.deleted === true' 'DELETE a chat'
+req DELETE /v1/chats/1
+expect_error 404 not_found '' 'DELETE it again -> 404'
+echo 'not a database' >"$TMP/junk.db"
+post_json /v1/memory/restore "{\"path\":\"$TMP/junk.db\"}"
+expect_error 400 invalid_request 'not a database' 'restoring junk is refused'
+req GET /v1/memory/stats
+expect_json 'd.chats === 1' 'and nothing changed'
+post_json /v1/memory/restore "{\"path\":\"$TMP/backup.db\"}"
+expect_status 200 'restore the backup'
+req GET /v1/chats
+expect_json 'd.data.length === 2 && d.data.some(c => c.id === 1)' 'the deleted chat is back'
+
+section "restart"
+stop_server || true
+start_server --db-path "$DB"
+req GET /v1/memory/stats
+expect_json 'd.chats === 2 && d.messages === 4' 'the data survives a restart'
+finish

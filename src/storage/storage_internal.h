@@ -23,6 +23,7 @@ struct ta_store {
     char path[4096];
     /* prepared once: the statements of the message write path */
     sqlite3_stmt *ins_msg, *ins_emb, *set_emb, *touch_chat, *ins_entity, *find_entity, *ins_mention;
+    sqlite3_stmt *get_msg, *begin, *commit, *rollback;
 };
 
 extern const ta_migration ta_migrations[];

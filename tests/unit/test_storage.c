@@ -86,6 +86,18 @@ static void test_messages_search_delete(void **state)
                             json_array_get(json_object_get(got, "attachments"), 0), "name")),
                         "ticket.pdf");
     json_decref(got);
+    ta_message_view v;
+    assert_int_equal(ta_store_message_view(s, id1, &v, &err), TA_OK);
+    assert_string_equal(v.content, m.content);
+    assert_int_equal(v.content_len, strlen(m.content));
+    assert_int_equal(v.chat_id, chat);
+    assert_int_equal(v.token_count, 11);
+    assert_true(v.embedding_id > 0);
+    assert_int_equal(ta_store_message_view(s, 424242, &v, &err), TA_ENOTFOUND);
+    assert_int_equal(ta_store_read_begin(s, &err), TA_OK);
+    assert_int_equal(ta_store_message_view(s, id2, &v, &err), TA_OK);
+    assert_string_equal(v.role, "assistant");
+    ta_store_read_end(s);
     assert_int_equal(count(s, "entities"), 2); /* "Paris" and "  paris " are one entity */
     assert_int_equal(count(s, "embeddings"), 1);
 

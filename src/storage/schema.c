@@ -43,7 +43,7 @@ const ta_migration ta_migrations[] = {
      "CREATE TABLE conv_chats(id INTEGER PRIMARY KEY, title TEXT NOT NULL DEFAULT '',"
      " topic TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,"
      " updated_ms INTEGER NOT NULL);"
-     "CREATE TABLE conv_messages(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "CREATE TABLE conv_messages(id INTEGER PRIMARY KEY,"
      " chat_id INTEGER NOT NULL REFERENCES conv_chats(id) ON DELETE CASCADE,"
      " role TEXT NOT NULL CHECK(role IN ('system','developer','user','assistant','tool')),"
      " content TEXT NOT NULL, ts_ms INTEGER NOT NULL, token_count INTEGER NOT NULL DEFAULT -1,"
@@ -51,8 +51,9 @@ const ta_migration ta_migrations[] = {
      " tier TEXT NOT NULL DEFAULT 'active' CHECK(tier IN ('active','recent','archive')));"
      "CREATE INDEX conv_messages_chat ON conv_messages(chat_id, id);"
      /* Full-text index, filled in batches (storage.c, fts_sync): messages up to the id in
-      * meta_index_state 'conv_fts' are indexed. Ids only grow (AUTOINCREMENT), so the
-      * mark is exact; deletes and edits of indexed messages update the index here. */
+      * meta_index_state 'conv_fts' are indexed. Ids only grow (storage.c gives each new
+      * message an id above both the largest one and the mark, so an id is never reused),
+      * so the mark is exact; deletes and edits of indexed messages update the index. */
      "CREATE VIRTUAL TABLE conv_messages_fts USING fts5(content, content='conv_messages',"
      " content_rowid='id');"
      "INSERT INTO meta_index_state(name, value, updated_ms) VALUES ('conv_fts', '0', 0);"

@@ -168,7 +168,7 @@ ta_store *ta_store_open(const char *dir, ta_error *err)
     if (!rc)
         rc = prepare(s, &s->ins_msg,
                      "INSERT INTO conv_messages(chat_id, role, content, ts_ms, token_count,"
-                     " attachments) VALUES (?,?,?,?,?,?)",
+                     " attachments, id) VALUES (?,?,?,?,?,?,?)",
                      err);
     if (!rc)
         rc = prepare(s, &s->ins_emb,
@@ -197,6 +197,12 @@ ta_store *ta_store_open(const char *dir, ta_error *err)
                      "SELECT id, chat_id, role, content, ts_ms, token_count, attachments,"
                      " embedding_id, tier FROM conv_messages WHERE id = ?",
                      err);
+    if (!rc)
+        rc = prepare(s, &s->next_id,
+                     "SELECT max((SELECT coalesce(max(id), 0) FROM conv_messages),"
+                     " (SELECT CAST(value AS INTEGER) FROM meta_index_state"
+                     " WHERE name = 'conv_fts')) + 1",
+                     err);
     if (!rc) rc = prepare(s, &s->begin, "BEGIN IMMEDIATE", err);
     if (!rc) rc = prepare(s, &s->commit, "COMMIT", err);
     if (!rc) rc = prepare(s, &s->rollback, "ROLLBACK", err);
@@ -213,9 +219,9 @@ ta_store *ta_store_open(const char *dir, ta_error *err)
 void ta_store_close(ta_store *s)
 {
     if (!s) return;
-    sqlite3_stmt *sts[] = {s->ins_msg,    s->ins_emb,     s->set_emb,     s->touch_chat,
-                           s->ins_entity, s->find_entity, s->ins_mention, s->get_msg,
-                           s->begin,      s->commit,      s->rollback};
+    sqlite3_stmt *sts[] = {s->ins_msg,     s->ins_emb,     s->set_emb, s->touch_chat, s->ins_entity,
+                           s->find_entity, s->ins_mention, s->get_msg, s->begin,      s->commit,
+                           s->rollback,    s->view_msg,    s->next_id};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
     sqlite3_close(s->db);
@@ -285,8 +291,8 @@ static int step_done(sqlite3_stmt *st, sqlite3 *db, ta_error *err, const char *w
     return rc;
 }
 
-/* One message inside an open transaction. */
-static int add_one(ta_store *s, const ta_message_in *m, int64_t *id, ta_error *err)
+/* One message inside an open transaction, with id mid (see next_message_id). */
+static int add_one(ta_store *s, const ta_message_in *m, int64_t mid, int64_t *id, ta_error *err)
 {
     if (!m->role || !m->content)
         return ta_error_set(err, TA_EINVAL, "a message needs a role and content");
@@ -304,6 +310,7 @@ static int add_one(ta_store *s, const ta_message_in *m, int64_t *id, ta_error *e
         sqlite3_bind_text(st, 6, att, -1, SQLITE_TRANSIENT);
     else
         sqlite3_bind_null(st, 6);
+    sqlite3_bind_int64(st, 7, mid);
     int r = sqlite3_step(st);
     int rc = TA_OK;
     if (r != SQLITE_DONE) {
@@ -316,7 +323,6 @@ static int add_one(ta_store *s, const ta_message_in *m, int64_t *id, ta_error *e
     sqlite3_clear_bindings(st);
     free(att);
     if (rc) return rc;
-    int64_t mid = sqlite3_last_insert_rowid(s->db);
     if (m->embedding) {
         st = s->ins_emb;
         sqlite3_bind_text(st, 1, m->embedding_model, -1, SQLITE_STATIC);
@@ -368,8 +374,17 @@ int ta_store_messages_add(ta_store *s, const ta_message_in *m, size_t n, int64_t
     bool own = sqlite3_get_autocommit(s->db);
     int rc =
         own ? step_done(s->begin, s->db, err, "BEGIN") : exec(s->db, "SAVEPOINT add_messages", err);
+    /* Ids above the largest and above the full-text mark: never one a deleted message
+     * had, which the index would take for indexed (the write lock is held: no race). */
+    int64_t next = 0;
+    if (!rc) {
+        sqlite3_stmt *st = s->next_id;
+        if (sqlite3_step(st) == SQLITE_ROW) next = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (!next) rc = db_fail(s->db, err, "choosing message ids");
+    }
     for (size_t i = 0; !rc && i < n; i++) {
-        rc = add_one(s, &m[i], ids ? &ids[i] : NULL, err);
+        rc = add_one(s, &m[i], next++, ids ? &ids[i] : NULL, err);
         if (rc && n > 1) ta_error_prefix(err, "message %zu: ", i);
         if (!rc && (i + 1 == n || m[i + 1].chat_id != m[i].chat_id)) {
             /* the chat's updated time, once per run of its messages */

@@ -25,6 +25,7 @@ struct ta_store {
     sqlite3_stmt *ins_msg, *ins_emb, *set_emb, *touch_chat, *ins_entity, *find_entity, *ins_mention;
     sqlite3_stmt *get_msg, *begin, *commit, *rollback;
     sqlite3_stmt *view_msg; /* ta_store_message_view's row stays here until the next call */
+    sqlite3_stmt *next_id;  /* the id of the next message */
 };
 
 extern const ta_migration ta_migrations[];

@@ -149,12 +149,31 @@ static void test_messages_search_delete(void **state)
     hits = ta_store_search_text(s, "hotel", 0, 10, &err);
     assert_int_equal(json_array_size(hits), 0);
     json_decref(hits);
+    /* ids are never reused: the newest message, indexed and then deleted, does not hand
+     * its id (which the full-text index counts as indexed) to the next message */
+    int64_t tmp, zid, yid;
+    assert_int_equal(ta_store_chat_create(s, "tmp", "", &tmp, &err), TA_OK);
+    ta_message_in z = {.chat_id = tmp, .role = "user", .content = "zebra crossing"};
+    assert_int_equal(ta_store_message_add(s, &z, &zid, &err), TA_OK);
+    hits = ta_store_search_text(s, "zebra", 0, 10, &err);
+    assert_int_equal(json_array_size(hits), 1);
+    json_decref(hits);
+    assert_int_equal(ta_store_chat_delete(s, tmp, &err), TA_OK);
+    ta_message_in y = {.chat_id = other, .role = "user", .content = "yak wool"};
+    assert_int_equal(ta_store_message_add(s, &y, &yid, &err), TA_OK);
+    assert_true(yid > zid);
+    hits = ta_store_search_text(s, "yak", 0, 10, &err);
+    assert_int_equal(json_array_size(hits), 1);
+    json_decref(hits);
+    hits = ta_store_search_text(s, "zebra", 0, 10, &err);
+    assert_int_equal(json_array_size(hits), 0);
+    json_decref(hits);
     ta_store_close(s);
 
     /* reopened: the data and versions persist */
     s = ta_store_open(dir, &err);
     assert_non_null(s);
-    assert_int_equal(count(s, "messages"), 1);
+    assert_int_equal(count(s, "messages"), 2);
     ta_store_close(s);
 }
 

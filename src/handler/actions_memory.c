@@ -312,6 +312,162 @@ static int do_stats(ta_call *call)
     return st ? ta_call_reply(call, st) : fail_err(call, &err);
 }
 
+/* ---- knowledge ------------------------------------------------------------------------ */
+
+static const ta_field alias_item = {.name = "alias", .types = TA_T_STRING, .max_len = 512};
+static const ta_field entity_fields[] = {
+    {.name = "label", .types = TA_T_STRING, .flags = TA_F_REQUIRED, .min_len = 1, .max_len = 512},
+    {.name = "type", .types = TA_T_STRING, .max_len = 128, .dflt = "\"\""},
+    {.name = "aliases", .types = TA_T_ARRAY, .max_len = 256, .items = &alias_item},
+    {.name = "confidence",
+     .types = TA_T_NUMBER,
+     .flags = TA_F_MIN | TA_F_MAX,
+     .min = 0,
+     .max = 1,
+     .dflt = "1"},
+    {0}};
+static const ta_schema entity_request = {
+    .name = "EntityRequest",
+    .description = "Adds an entity, or merges into the one with the same label and type.",
+    .fields = entity_fields};
+
+static int do_add_entity(ta_call *call)
+{
+    const json_t *p = call->params;
+    ta_error err = {0};
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    int64_t id = 0;
+    int rc = ta_store_entity_upsert(s, ta_json_str(p, "label", ""), ta_json_str(p, "type", ""),
+                                    json_object_get(p, "aliases"), ta_json_num(p, "confidence", 1),
+                                    &id, &err);
+    json_t *e = rc ? NULL : ta_store_entity_get(s, id, &err);
+    store_unlock(call);
+    return e ? ta_call_reply(call, e) : fail_err(call, &err);
+}
+
+static const ta_field find_fields[] = {
+    {.name = "name", .types = TA_T_STRING, .flags = TA_F_REQUIRED, .min_len = 1, .max_len = 512},
+    {0}};
+static const ta_schema find_request = {.name = "FindEntitiesRequest", .fields = find_fields};
+
+static int do_find_entities(ta_call *call)
+{
+    ta_error err = {0};
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    json_t *found = ta_store_entity_find(s, ta_json_str(call->params, "name", ""), &err);
+    store_unlock(call);
+    if (!found) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:s,s:o}", "object", "list", "data", found));
+}
+
+static const ta_field relation_fields[] = {
+    ID_FIELD("from"),
+    ID_FIELD("to"),
+    {.name = "type", .types = TA_T_STRING, .flags = TA_F_REQUIRED, .min_len = 1, .max_len = 128},
+    {.name = "weight", .types = TA_T_NUMBER, .dflt = "1"},
+    {.name = "provenance", .types = TA_T_STRING, .max_len = 1024},
+    {0}};
+static const ta_schema relation_request = {.name = "RelationRequest", .fields = relation_fields};
+
+static int do_add_relation(ta_call *call)
+{
+    const json_t *p = call->params;
+    ta_error err = {0};
+    int64_t from = id_param(p, "from"), to = id_param(p, "to");
+    if (from < 0 || to < 0) return ta_call_fail(call, TA_EINVAL, "from, to: positive entity ids");
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    int64_t id = 0;
+    int rc =
+        ta_store_relation_add(s, from, to, ta_json_str(p, "type", ""), ta_json_num(p, "weight", 1),
+                              ta_json_str(p, "provenance", NULL), &id, &err);
+    store_unlock(call);
+    if (rc) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:I,s:I,s:I,s:s}", "id", (json_int_t)id, "from",
+                                         (json_int_t)from, "to", (json_int_t)to, "type",
+                                         ta_json_str(p, "type", "")));
+}
+
+static const ta_field neighbors_fields[] = {ID_FIELD("entity_id"),
+                                            {.name = "hops",
+                                             .types = TA_T_INT,
+                                             .flags = TA_F_MIN | TA_F_MAX,
+                                             .min = 1,
+                                             .max = 6,
+                                             .dflt = "1"},
+                                            {0}};
+static const ta_schema neighbors_request = {.name = "NeighborsRequest", .fields = neighbors_fields};
+
+static int do_neighbors(ta_call *call)
+{
+    ta_error err = {0};
+    int64_t id = id_param(call->params, "entity_id");
+    if (id < 0) return ta_call_fail(call, TA_EINVAL, "entity_id: expected a positive id");
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    json_t *g = ta_store_neighborhood(s, id, (int)ta_json_int(call->params, "hops", 1), &err);
+    store_unlock(call);
+    return g ? ta_call_reply(call, g) : fail_err(call, &err);
+}
+
+static const ta_field path_ids_fields[] = {ID_FIELD("from"),
+                                           ID_FIELD("to"),
+                                           {.name = "max_hops",
+                                            .types = TA_T_INT,
+                                            .flags = TA_F_MIN | TA_F_MAX,
+                                            .min = 1,
+                                            .max = 8,
+                                            .dflt = "6"},
+                                           {0}};
+static const ta_schema path_ids_request = {.name = "PathRequest", .fields = path_ids_fields};
+
+static int do_path(ta_call *call)
+{
+    ta_error err = {0};
+    int64_t from = id_param(call->params, "from"), to = id_param(call->params, "to");
+    if (from < 0 || to < 0) return ta_call_fail(call, TA_EINVAL, "from, to: positive entity ids");
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    json_t *path =
+        ta_store_shortest_path(s, from, to, (int)ta_json_int(call->params, "max_hops", 6), &err);
+    store_unlock(call);
+    if (!path) return fail_err(call, &err);
+    return ta_call_reply(
+        call, json_pack("{s:o,s:i}", "path", path, "hops", (int)json_array_size(path) - 1));
+}
+
+static const ta_field merge_fields[] = {ID_FIELD("keep"), ID_FIELD("drop"), {0}};
+static const ta_schema merge_request = {
+    .name = "MergeEntitiesRequest",
+    .description = "Merges entity drop into keep (aliases, relations, mentions, provenance).",
+    .fields = merge_fields};
+
+static int do_merge(ta_call *call)
+{
+    ta_error err = {0};
+    int64_t keep = id_param(call->params, "keep"), drop = id_param(call->params, "drop");
+    if (keep < 0 || drop < 0) return ta_call_fail(call, TA_EINVAL, "keep, drop: entity ids");
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    int rc = ta_store_entity_merge(s, keep, drop, &err);
+    json_t *e = rc ? NULL : ta_store_entity_get(s, keep, &err);
+    store_unlock(call);
+    return e ? ta_call_reply(call, e) : fail_err(call, &err);
+}
+
+static int do_duplicates(ta_call *call)
+{
+    ta_error err = {0};
+    ta_store *s = store_lock(call);
+    if (!s) return TA_EUNAVAILABLE;
+    json_t *d = ta_store_duplicate_entities(s, &err);
+    store_unlock(call);
+    if (!d) return fail_err(call, &err);
+    return ta_call_reply(call, json_pack("{s:o}", "pairs", d));
+}
+
 static const ta_action memory_actions[] = {
     {.name = "create_chat",
      .summary = "A new chat.",
@@ -354,6 +510,33 @@ static const ta_action memory_actions[] = {
      .request = &path_request,
      .fn = do_restore},
     {.name = "memory_stats", .summary = "Row counts and file size.", .fn = do_stats},
+    {.name = "add_entity",
+     .summary = "Adds (or merges into) a knowledge entity.",
+     .request = &entity_request,
+     .fn = do_add_entity},
+    {.name = "find_entities",
+     .summary = "Entities by label or alias.",
+     .request = &find_request,
+     .fn = do_find_entities},
+    {.name = "add_relation",
+     .summary = "A relation between two entities.",
+     .request = &relation_request,
+     .fn = do_add_relation},
+    {.name = "entity_neighbors",
+     .summary = "The k-hop neighbourhood of an entity.",
+     .request = &neighbors_request,
+     .fn = do_neighbors},
+    {.name = "entity_path",
+     .summary = "A shortest path between two entities.",
+     .request = &path_ids_request,
+     .fn = do_path},
+    {.name = "merge_entities",
+     .summary = "Merges a duplicate entity into another.",
+     .request = &merge_request,
+     .fn = do_merge},
+    {.name = "duplicate_entities",
+     .summary = "Pairs of entities that look like one.",
+     .fn = do_duplicates},
 };
 
 int ta_router_add_memory_actions(ta_router *r)

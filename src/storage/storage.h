@@ -96,6 +96,31 @@ json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id /* 
 int ta_store_retier(ta_store *s, int64_t now_ms, int64_t recent_after_ms, int64_t archive_after_ms,
                     ta_error *err);
 
+/* ---- knowledge (knowledge.c) ---- */
+
+/* Adds an entity, or updates the one with the same normalized label and type (aliases
+ * are merged, confidence is the higher); *id gets its id. aliases: a JSON array or NULL. */
+int ta_store_entity_upsert(ta_store *s, const char *label, const char *type, const json_t *aliases,
+                           double confidence, int64_t *id, ta_error *err);
+/* Entities whose label or an alias matches name (case and spacing ignored). */
+json_t *ta_store_entity_find(ta_store *s, const char *name, ta_error *err);
+json_t *ta_store_entity_get(ta_store *s, int64_t id, ta_error *err);
+/* A relation from -> to; TA_ENOTFOUND when either entity does not exist. */
+int ta_store_relation_add(ta_store *s, int64_t from, int64_t to, const char *type, double weight,
+                          const char *provenance, int64_t *id, ta_error *err);
+/* {"nodes":[{id,label,type,depth}],"edges":[{id,from,to,type,weight}]} within hops
+ * (1-6) of id, relations followed both ways. */
+json_t *ta_store_neighborhood(ta_store *s, int64_t id, int hops, ta_error *err);
+/* The entity ids of a shortest path from -> to (relations either way), at most
+ * max_hops (1-8) long; TA_ENOTFOUND when there is none. */
+json_t *ta_store_shortest_path(ta_store *s, int64_t from, int64_t to, int max_hops, ta_error *err);
+/* Merges drop into keep: aliases, relations (with "merged from" provenance) and
+ * mentions move to keep; drop is deleted. All or nothing. */
+int ta_store_entity_merge(ta_store *s, int64_t keep, int64_t drop, ta_error *err);
+/* Pairs [a, b] that look like one entity: the same normalized label (of other types),
+ * or one's label among the other's aliases. */
+json_t *ta_store_duplicate_entities(ta_store *s, ta_error *err);
+
 /* ---- export / import of one chat ---- */
 
 /* {"format":"tabagent-chat","version":1,"chat":{...},"messages":[...]} */

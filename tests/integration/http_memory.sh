@@ -69,6 +69,30 @@ expect_status 200 'restore the backup'
 req GET /v1/chats
 expect_json 'd.data.length === 2 && d.data.some(c => c.id === 1)' 'the deleted chat is back'
 
+section "knowledge"
+post_json /v1/knowledge/entities '{"label":"Paris","type":"city","aliases":["City of Light"]}'
+expect_json 'd.id > 0 && d.label === "Paris"' 'add an entity'
+PARIS=$(json_value d.id)
+post_json /v1/knowledge/entities '{"label":"France","type":"country"}'
+FRANCE=$(json_value d.id)
+post_json /v1/knowledge/entities '{"label":"EU","type":"org"}'
+EU=$(json_value d.id)
+post_json /v1/knowledge/relations "{\"from\":$PARIS,\"to\":$FRANCE,\"type\":\"capital_of\",\"provenance\":\"msg 1\"}"
+expect_status 200 'add a relation'
+post_json /v1/knowledge/relations "{\"from\":$FRANCE,\"to\":$EU,\"type\":\"member_of\"}"
+post_json /v1/knowledge/relations "{\"from\":$PARIS,\"to\":99999,\"type\":\"x\"}"
+expect_error 404 not_found 'does not exist' 'a relation to an unknown entity -> 404'
+req GET '/v1/knowledge/entities?name=city%20of%20light'
+expect_json "d.data.length === 1 && d.data[0].id === $PARIS" 'find by alias, any case'
+req GET "/v1/knowledge/entities/$PARIS/neighbors?hops=2"
+expect_json 'd.nodes.length === 3 && d.edges.length === 2' 'the 2-hop neighbourhood'
+req GET "/v1/knowledge/path?from=$PARIS&to=$EU"
+expect_json "d.hops === 2 && d.path[0] === $PARIS && d.path[2] === $EU" 'a shortest path'
+post_json /v1/knowledge/entities '{"label":"Paname","type":"city"}'
+PANAME=$(json_value d.id)
+post_json /v1/knowledge/merge "{\"keep\":$PARIS,\"drop\":$PANAME}"
+expect_json 'd.aliases.includes("Paname")' 'merge keeps the dropped label as an alias'
+
 section "restart"
 stop_server || true
 start_server --db-path "$DB"

@@ -6,6 +6,7 @@
  * nothing then, and reopening.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -282,11 +283,92 @@ static void test_backup_restore(void **state)
     assert_non_null(strstr(err.message, "newer"));
 }
 
+/* The knowledge graph: upserts by normalized label, aliases, relations, neighbourhoods,
+ * shortest paths, duplicates and a merge that keeps relations and provenance. */
+static void test_knowledge(void **state)
+{
+    (void)state;
+    ta_error err = {0};
+    ta_store *s = ta_store_open(dir, &err);
+    assert_non_null(s);
+    int64_t paris, france, eu, seine, paris2, lonely;
+    json_t *al = json_pack("[s]", "City of Light");
+    assert_int_equal(ta_store_entity_upsert(s, "Paris", "city", al, 0.9, &paris, &err), TA_OK);
+    json_decref(al);
+    al = json_pack("[s]", "Ville Lumiere");
+    int64_t again;
+    assert_int_equal(ta_store_entity_upsert(s, "  paris ", "city", al, 0.5, &again, &err), TA_OK);
+    json_decref(al);
+    assert_int_equal(again, paris); /* the same entity, aliases merged */
+    assert_int_equal(ta_store_entity_upsert(s, "France", "country", NULL, 1, &france, &err), TA_OK);
+    assert_int_equal(ta_store_entity_upsert(s, "European Union", "org", NULL, 1, &eu, &err), TA_OK);
+    assert_int_equal(ta_store_entity_upsert(s, "Seine", "river", NULL, 1, &seine, &err), TA_OK);
+    assert_int_equal(ta_store_entity_upsert(s, "Paname", "", NULL, 0.4, &paris2, &err), TA_OK);
+    assert_int_equal(ta_store_entity_upsert(s, "Lonely", "", NULL, 1, &lonely, &err), TA_OK);
+    assert_int_equal(ta_store_entity_upsert(s, "  ", "", NULL, 1, &lonely, &err), TA_EINVAL);
+
+    json_t *found = ta_store_entity_find(s, "city of LIGHT", &err);
+    assert_int_equal(json_array_size(found), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(found, 0), "id")), paris);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(found, 0), "aliases")), 2);
+    json_decref(found);
+
+    int64_t r;
+    assert_int_equal(ta_store_relation_add(s, paris, france, "capital_of", 1, "msg:1", &r, &err),
+                     TA_OK);
+    assert_int_equal(ta_store_relation_add(s, france, eu, "member_of", 1, NULL, &r, &err), TA_OK);
+    assert_int_equal(ta_store_relation_add(s, seine, paris, "flows_through", 1, NULL, &r, &err),
+                     TA_OK);
+    assert_int_equal(ta_store_relation_add(s, paris2, seine, "near", 0.5, NULL, &r, &err), TA_OK);
+    assert_int_equal(ta_store_relation_add(s, paris, 99999, "x", 1, NULL, &r, &err), TA_ENOTFOUND);
+
+    json_t *nb = ta_store_neighborhood(s, paris, 1, &err);
+    assert_int_equal(json_array_size(json_object_get(nb, "nodes")), 3); /* paris, france, seine */
+    json_decref(nb);
+    nb = ta_store_neighborhood(s, paris, 2, &err);
+    assert_int_equal(json_array_size(json_object_get(nb, "nodes")), 5); /* + eu, paname */
+    assert_int_equal(json_array_size(json_object_get(nb, "edges")), 4);
+    json_decref(nb);
+    assert_null(ta_store_neighborhood(s, 424242, 1, &err));
+
+    json_t *path = ta_store_shortest_path(s, paris2, eu, 6, &err);
+    assert_non_null(path); /* paname - seine - paris - france - eu */
+    assert_int_equal(json_array_size(path), 5);
+    assert_int_equal(json_integer_value(json_array_get(path, 0)), paris2);
+    assert_int_equal(json_integer_value(json_array_get(path, 4)), eu);
+    json_decref(path);
+    assert_null(ta_store_shortest_path(s, paris2, eu, 3, &err)); /* too far */
+    assert_null(ta_store_shortest_path(s, paris, lonely, 6, &err));
+
+    /* "Paname" is an alias of Paris: a duplicate, merged */
+    al = json_pack("[s]", "Paname");
+    assert_int_equal(ta_store_entity_upsert(s, "Paris", "city", al, 0.9, &again, &err), TA_OK);
+    json_decref(al);
+    json_t *dups = ta_store_duplicate_entities(s, &err);
+    assert_true(json_array_size(dups) >= 1);
+    json_decref(dups);
+    assert_int_equal(ta_store_entity_merge(s, paris, paris2, &err), TA_OK);
+    assert_null(ta_store_entity_get(s, paris2, &err));
+    nb = ta_store_neighborhood(s, paris, 1, &err);
+    json_t *edges = json_object_get(nb, "edges");
+    bool moved = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(edges, i, e) moved |=
+        !strcmp(json_string_value(json_object_get(e, "type")), "near");
+    assert_true(moved); /* paname's relation now starts at paris */
+    json_decref(nb);
+    assert_int_equal(ta_store_entity_merge(s, paris, paris2, &err), TA_ENOTFOUND);
+    assert_int_equal(ta_store_entity_merge(s, paris, paris, &err), TA_EINVAL);
+    ta_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_messages_search_delete),
         cmocka_unit_test(test_export_import),
+        cmocka_unit_test(test_knowledge),
         cmocka_unit_test(test_backup_restore),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,150 @@
+/*
+ * bench.c - the vector index (src/index/hnsw.h) on the data gen.c writes: build time,
+ * then recall@10 and queries per second for each efSearch on 1 and 2 threads. One JSON
+ * object per line on stdout.
+ *
+ * usage: bench DATADIR [M=16] [EF_CONSTRUCTION=200] [STORAGE=f32|i8]
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "index/hnsw.h"
+
+#define K 10
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void *read_vecs(const char *dir, const char *name, size_t *n, int *dim)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return perror(path), NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (fread(dim, 4, 1, f) != 1 || *dim <= 0) return fclose(f), NULL;
+    size_t row = 4 + (size_t)*dim * 4;
+    *n = (size_t)len / row;
+    char *out = malloc(*n * (size_t)*dim * 4);
+    fseek(f, 0, SEEK_SET);
+    for (size_t i = 0; i < *n; i++) {
+        int d;
+        if (fread(&d, 4, 1, f) != 1 || d != *dim ||
+            fread(out + i * (size_t)*dim * 4, 4, (size_t)d, f) != (size_t)d)
+            return fclose(f), free(out), NULL;
+    }
+    fclose(f);
+    return out;
+}
+
+typedef struct {
+    const ta_hnsw *h;
+    const float *q;
+    int dim;
+    size_t from, to;
+    uint32_t ef;
+    uint64_t *found;
+} job;
+
+static void *run(void *p)
+{
+    job *j = p;
+    ta_hnsw_hit hits[K];
+    for (size_t i = j->from; i < j->to; i++) {
+        uint32_t n = 0;
+        ta_error err;
+        if (ta_hnsw_search(j->h, j->q + i * (size_t)j->dim, K, j->ef, NULL, NULL, hits, &n, &err)) {
+            fprintf(stderr, "search: %s\n", err.message);
+            exit(1);
+        }
+        for (uint32_t t = 0; t < K; t++)
+            j->found[i * K + t] = t < n ? hits[t].id : UINT64_MAX;
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench DATADIR [M] [EF_CONSTRUCTION] [f32|i8]\n");
+        return 2;
+    }
+    uint32_t M = argc > 2 ? (uint32_t)atoi(argv[2]) : 16;
+    uint32_t efc = argc > 3 ? (uint32_t)atoi(argv[3]) : 200;
+    bool i8 = argc > 4 && strcmp(argv[4], "i8") == 0;
+    size_t n, nq, ng;
+    int dim, dq, kg;
+    float *x = read_vecs(argv[1], "base.fvecs", &n, &dim);
+    float *q = read_vecs(argv[1], "query.fvecs", &nq, &dq);
+    int32_t *gt = read_vecs(argv[1], "gt.ivecs", &ng, &kg);
+    if (!x || !q || !gt || dq != dim || ng != nq || kg != K) {
+        fprintf(stderr, "bad data in %s (run gen first)\n", argv[1]);
+        return 1;
+    }
+    ta_hnsw_params p = {.dim = (uint32_t)dim,
+                        .dist = TA_DIST_L2,
+                        .storage = i8 ? TA_VEC_I8 : TA_VEC_F32,
+                        .M = M,
+                        .ef_construction = efc,
+                        .seed = 100,
+                        .capacity_hint = n};
+    ta_error err;
+    ta_hnsw *h = ta_hnsw_new(&p, &err);
+    if (!h) return fprintf(stderr, "%s\n", err.message), 1;
+    double t0 = now();
+    for (size_t i = 0; i < n; i++)
+        if (ta_hnsw_add(h, i, x + i * (size_t)dim, &err))
+            return fprintf(stderr, "%s\n", err.message), 1;
+    double build = now() - t0;
+    printf("{\"bench\":\"hnsw_build\",\"lib\":\"tabagent\",\"n\":%zu,\"dim\":%d,\"M\":%u,"
+           "\"ef_construction\":%u,\"storage\":\"%s\",\"threads\":1,\"build_s\":%.3f}\n",
+           n, dim, M, efc, i8 ? "i8" : "f32", build);
+    fflush(stdout);
+    uint64_t *found = malloc(nq * K * sizeof *found);
+    static const uint32_t efs[] = {16, 32, 64, 128, 256};
+    for (int threads = 1; threads <= 2; threads++) {
+        for (size_t e = 0; e < sizeof efs / sizeof *efs; e++) {
+            uint32_t ef = efs[e] < K ? K : efs[e];
+            double best = 1e30;
+            for (int rep = 0; rep < 3; rep++) { /* best of 3 */
+                pthread_t th[2];
+                job jobs[2];
+                double t1 = now();
+                for (int t = 0; t < threads; t++) {
+                    jobs[t] = (job){h, q, dim, nq * t / threads, nq * (t + 1) / threads, ef, found};
+                    pthread_create(&th[t], NULL, run, &jobs[t]);
+                }
+                for (int t = 0; t < threads; t++)
+                    pthread_join(th[t], NULL);
+                double dt = now() - t1;
+                if (dt < best) best = dt;
+            }
+            size_t hit = 0;
+            for (size_t i = 0; i < nq; i++)
+                for (int a = 0; a < K; a++)
+                    for (int b = 0; b < K; b++)
+                        hit += found[i * K + b] == (uint64_t)gt[i * K + a];
+            printf("{\"bench\":\"hnsw_search\",\"lib\":\"tabagent\",\"n\":%zu,\"storage\":\"%s\","
+                   "\"threads\":%d,\"ef\":%u,\"recall_at_10\":%.4f,\"qps\":%.0f}\n",
+                   n, i8 ? "i8" : "f32", threads, ef, (double)hit / (double)(nq * K),
+                   (double)nq / best);
+            fflush(stdout);
+        }
+    }
+    free(found);
+    ta_hnsw_free(h);
+    free(x);
+    free(q);
+    free(gt);
+    return 0;
+}

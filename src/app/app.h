@@ -11,12 +11,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "../core/core.h"
 
 typedef struct ta_models ta_models;
 typedef struct ta_store ta_store;
+typedef struct ta_hnsw ta_hnsw;
 
 typedef struct ta_app {
     char data_dir[4096];
@@ -28,10 +31,20 @@ typedef struct ta_app {
     atomic_uint stop_epoch;     /* stop_generation bumps it: generations started before end */
     ta_store *store;            /* the memory database (storage/storage.h); NULL: not open */
     pthread_mutex_t store_lock; /* one connection, used by one handler at a time */
+    ta_hnsw *msg_index;         /* message embeddings (cosine); NULL until the first one */
 } ta_app;
 
 /* Fills paths from the given overrides (NULL = default) and creates the directories. */
 int ta_app_init(ta_app *app, const char *db_path, const char *model_cache_path, ta_error *err);
+
+/* The vector index of message embeddings (memory_index.c); call with store_lock held.
+ * Rebuilds it from the stored embeddings (those of the first dimension seen; others
+ * are counted in *skipped). */
+int ta_app_index_rebuild(ta_app *app, size_t *indexed, size_t *skipped, ta_error *err);
+/* Adds a message's embedding (making the index on the first one); false when its size
+ * is not the index's. */
+bool ta_app_index_add(ta_app *app, int64_t message_id, const float *vec, uint32_t dim);
+void ta_app_index_remove(ta_app *app, int64_t message_id);
 
 /* Seconds since ta_app_init. */
 double ta_app_uptime(const ta_app *app);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../query/hybrid.h"
 #include "../storage/storage.h"
 #include "router.h"
 
@@ -117,7 +118,13 @@ static int do_delete_chat(ta_call *call)
     if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
     ta_store *s = store_lock(call);
     if (!s) return TA_EUNAVAILABLE;
-    int rc = ta_store_chat_delete(s, chat, &err);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = ta_store_chat_message_ids(s, chat, &ids, &n, &err);
+    if (!rc) rc = ta_store_chat_delete(s, chat, &err);
+    for (size_t i = 0; !rc && i < n; i++)
+        ta_app_index_remove(call->app, ids[i]);
+    free(ids);
     store_unlock(call);
     if (rc) return fail_err(call, &err);
     return ta_call_reply(call, json_pack("{s:I,s:b}", "id", (json_int_t)chat, "deleted", 1));
@@ -190,6 +197,9 @@ static int do_add_message(ta_call *call)
     if (s) {
         rc = ta_store_message_add(s, &m, &id, &err);
         if (!rc) msg = ta_store_message_get(s, id, &err);
+        if (msg && vec) /* searchable by its vector at once */
+            json_object_set_new(msg, "indexed",
+                                json_boolean(ta_app_index_add(call->app, id, vec, (uint32_t)dim)));
         store_unlock(call);
     }
     free(vec);
@@ -201,34 +211,83 @@ static int do_add_message(ta_call *call)
 
 /* ---- search, export, import, backup, restore, stats ----------------------------------- */
 
+static const char *const fusions[] = {"rrf", "weighted", NULL};
 static const ta_field search_fields[] = {
-    {.name = "query", .types = TA_T_STRING, .flags = TA_F_REQUIRED, .min_len = 1, .max_len = 4096},
+    {.name = "query",
+     .types = TA_T_STRING,
+     .max_len = 4096,
+     .description = "Words to find (all required); with embedding, a hybrid search."},
+    {.name = "embedding",
+     .types = TA_T_ARRAY,
+     .min_len = 1,
+     .max_len = 16384,
+     .items = &number_item,
+     .description = "A query vector for the message embeddings."},
     {.name = "chat_id", .types = TA_T_INT | TA_T_STRING, .max_len = 32},
+    {.name = "since_ms", .types = TA_T_INT, .flags = TA_F_MIN, .min = 0},
+    {.name = "until_ms", .types = TA_T_INT, .flags = TA_F_MIN, .min = 0},
+    {.name = "role", .types = TA_T_STRING, .one_of = roles},
+    {.name = "offset",
+     .types = TA_T_INT,
+     .flags = TA_F_MIN | TA_F_MAX,
+     .min = 0,
+     .max = 10000,
+     .dflt = "0"},
     {.name = "limit",
      .types = TA_T_INT,
      .flags = TA_F_MIN | TA_F_MAX,
      .min = 1,
      .max = 1000,
      .dflt = "20"},
+    {.name = "fusion",
+     .types = TA_T_STRING,
+     .one_of = fusions,
+     .dflt = "\"rrf\"",
+     .description = "rrf (reciprocal-rank fusion) or weighted (of normalized scores)."},
+    {.name = "text_weight", .types = TA_T_NUMBER, .flags = TA_F_MIN, .min = 0, .dflt = "0.5"},
+    {.name = "vector_weight", .types = TA_T_NUMBER, .flags = TA_F_MIN, .min = 0, .dflt = "0.5"},
     {0}};
 static const ta_schema search_request = {
     .name = "MemorySearchRequest",
-    .description = "Full-text search (BM25) over the messages; vector and hybrid ranking come "
-                   "with the index.",
+    .description = "Hybrid search over the messages: full-text (BM25) and vector (HNSW) "
+                   "candidates, filtered, fused, paged, each score explained.",
     .fields = search_fields};
 
 static int do_search(ta_call *call)
 {
+    const json_t *p = call->params;
     ta_error err = {0};
-    int64_t chat = json_object_get(call->params, "chat_id") ? id_param(call->params, "chat_id") : 0;
+    int64_t chat = json_object_get(p, "chat_id") ? id_param(p, "chat_id") : 0;
     if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
+    const json_t *emb = json_object_get(p, "embedding");
+    size_t dim = json_array_size(emb);
+    float *vec = dim ? malloc(dim * sizeof *vec) : NULL;
+    if (dim && !vec) return ta_call_fail(call, TA_ENOMEM, "out of memory");
+    for (size_t i = 0; i < dim; i++)
+        vec[i] = (float)json_number_value(json_array_get(emb, i));
+    ta_hybrid_params hp = {.text = ta_json_str(p, "query", NULL),
+                           .vector = vec,
+                           .dim = (uint32_t)dim,
+                           .chat_id = chat,
+                           .since_ms = ta_json_int(p, "since_ms", 0),
+                           .until_ms = ta_json_int(p, "until_ms", 0),
+                           .role = ta_json_str(p, "role", NULL),
+                           .offset = (uint32_t)ta_json_int(p, "offset", 0),
+                           .limit = (uint32_t)ta_json_int(p, "limit", 20),
+                           .weighted = !strcmp(ta_json_str(p, "fusion", "rrf"), "weighted"),
+                           .w_text = ta_json_num(p, "text_weight", 0.5),
+                           .w_vector = ta_json_num(p, "vector_weight", 0.5)};
     ta_store *s = store_lock(call);
-    if (!s) return TA_EUNAVAILABLE;
-    json_t *hits = ta_store_search_text(s, ta_json_str(call->params, "query", ""), chat,
-                                        ta_json_int(call->params, "limit", 20), &err);
+    if (!s) {
+        free(vec);
+        return TA_EUNAVAILABLE;
+    }
+    json_t *res = ta_hybrid_search(s, call->app->msg_index, &hp, &err);
     store_unlock(call);
-    if (!hits) return fail_err(call, &err);
-    return ta_call_reply(call, json_pack("{s:s,s:o}", "object", "list", "data", hits));
+    free(vec);
+    if (!res) return fail_err(call, &err);
+    json_object_set_new(res, "object", json_string("list"));
+    return ta_call_reply(call, res);
 }
 
 static const ta_field export_fields[] = {ID_FIELD("chat_id"), {0}};
@@ -296,6 +355,7 @@ static int do_restore(ta_call *call)
     if (!s) return TA_EUNAVAILABLE;
     const char *path = ta_json_str(call->params, "path", "");
     int rc = ta_store_restore(s, path, &err);
+    if (!rc) rc = ta_app_index_rebuild(call->app, NULL, NULL, &err);
     store_unlock(call);
     if (rc) return fail_err(call, &err);
     return ta_call_reply(call, json_pack("{s:s,s:b}", "path", path, "restored", 1));

@@ -17,6 +17,7 @@
 #include "../app/app.h"
 #include "../app/models.h"
 #include "../ml/ml.h"
+#include "../index/hnsw.h"
 #include "../storage/storage.h"
 #include "../core/core.h"
 #include "../handler/router.h"
@@ -192,7 +193,16 @@ int main(int argc, char **argv)
      * actions answer 503 with the reason in the log. */
     pthread_mutex_init(&app.store_lock, NULL);
     app.store = ta_store_open(app.db_path, &err);
-    if (!app.store) ta_log_error("memory database in %s: %s", app.db_path, err.message);
+    if (!app.store) {
+        ta_log_error("memory database in %s: %s", app.db_path, err.message);
+    } else {
+        size_t indexed = 0, skipped = 0;
+        if (ta_app_index_rebuild(&app, &indexed, &skipped, &err))
+            ta_log_error("memory vector index: %s", err.message);
+        else if (indexed || skipped)
+            ta_log_info("memory vector index: %zu message embeddings%s", indexed,
+                        skipped ? " (others of another size skipped)" : "");
+    }
 
     ta_ml *ml = NULL;
     if (start_models(&cfg, &app, &ml, &err) != TA_OK) {
@@ -284,6 +294,7 @@ int main(int argc, char **argv)
     ta_models_free(app.models);
     ta_ml_free(ml);
     ta_store_close(app.store);
+    ta_hnsw_free(app.msg_index);
     ta_log_info("stopped");
     return 0;
 }

@@ -61,6 +61,7 @@ static json_t *entity_row(sqlite3_stmt *st)
 int ta_store_entity_upsert(ta_store *s, const char *label, const char *type, const json_t *aliases,
                            double confidence, int64_t *id, ta_error *err)
 {
+    ta_store_release_view(s);
     char n[512];
     norm(label ? label : "", n, sizeof n);
     if (!n[0]) return ta_error_set(err, TA_EINVAL, "an entity needs a label");
@@ -138,6 +139,7 @@ json_t *ta_store_entity_get(ta_store *s, int64_t id, ta_error *err)
 int ta_store_relation_add(ta_store *s, int64_t from, int64_t to, const char *type, double weight,
                           const char *provenance, int64_t *id, ta_error *err)
 {
+    ta_store_release_view(s);
     if (!type || !type[0]) return ta_error_set(err, TA_EINVAL, "a relation needs a type");
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
@@ -272,6 +274,7 @@ json_t *ta_store_shortest_path(ta_store *s, int64_t from, int64_t to, int max_ho
 
 int ta_store_entity_merge(ta_store *s, int64_t keep, int64_t drop, ta_error *err)
 {
+    ta_store_release_view(s);
     if (keep == drop) return ta_error_set(err, TA_EINVAL, "an entity cannot merge into itself");
     if (sqlite3_exec(s->db, "SAVEPOINT merge", NULL, NULL, NULL) != SQLITE_OK)
         return fail(s->db, err, "merging");

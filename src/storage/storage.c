@@ -245,6 +245,7 @@ int ta_store_schema_version(ta_store *s, const char *db)
 int ta_store_chat_create(ta_store *s, const char *title, const char *topic, int64_t *id,
                          ta_error *err)
 {
+    ta_store_release_view(s);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO conv_chats(title, topic, created_ms, updated_ms)"
@@ -369,6 +370,7 @@ static int add_one(ta_store *s, const ta_message_in *m, int64_t mid, int64_t *id
 int ta_store_messages_add(ta_store *s, const ta_message_in *m, size_t n, int64_t *ids,
                           ta_error *err)
 {
+    ta_store_release_view(s);
     /* a transaction of its own (prepared BEGIN/COMMIT), or a savepoint inside the
      * caller's */
     bool own = sqlite3_get_autocommit(s->db);
@@ -524,6 +526,7 @@ json_t *ta_store_chats(ta_store *s, int64_t offset, int64_t limit, ta_error *err
 
 int ta_store_chat_delete(ta_store *s, int64_t chat_id, ta_error *err)
 {
+    ta_store_release_view(s);
     int rc = exec(s->db, "BEGIN IMMEDIATE", err);
     if (rc) return rc;
     sqlite3_stmt *st;
@@ -580,6 +583,7 @@ static char *fts_query(const char *q)
  * Searches call it first, so they always see every message. */
 static int fts_sync(ta_store *s, ta_error *err)
 {
+    ta_store_release_view(s);
     int64_t mark = query_int(s->db,
                              "SELECT CAST(value AS INTEGER) FROM meta_index_state"
                              " WHERE name = 'conv_fts'",
@@ -672,9 +676,57 @@ out:
     return arr;
 }
 
+int ta_store_message_embeddings(ta_store *s, ta_store_embedding_fn cb, void *ud, ta_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT owner_id, model, dim, data FROM emb_vectors"
+                           " WHERE owner_table = 'conv_messages' AND storage = 'f32' ORDER BY id",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s->db, err, "reading embeddings");
+    int rc = TA_OK;
+    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+        uint32_t dim = (uint32_t)sqlite3_column_int(st, 2);
+        const void *blob = sqlite3_column_blob(st, 3);
+        if (!blob || (size_t)sqlite3_column_bytes(st, 3) != dim * sizeof(float)) continue;
+        rc = cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), blob,
+                dim);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int ta_store_chat_message_ids(ta_store *s, int64_t chat_id, int64_t **ids, size_t *n, ta_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM conv_messages WHERE chat_id = ? ORDER BY id", -1,
+                           &st, NULL) != SQLITE_OK)
+        return db_fail(s->db, err, "listing messages");
+    sqlite3_bind_int64(st, 1, chat_id);
+    size_t cap = 0;
+    int rc = TA_OK;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *ni = realloc(*ids, cap * sizeof *ni);
+            if (!ni) {
+                rc = ta_error_set(err, TA_ENOMEM, "out of memory");
+                break;
+            }
+            *ids = ni;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int ta_store_retier(ta_store *s, int64_t now, int64_t recent_after_ms, int64_t archive_after_ms,
                     ta_error *err)
 {
+    ta_store_release_view(s);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "UPDATE conv_messages SET tier = CASE WHEN ts_ms <= ?1 - ?3 THEN"

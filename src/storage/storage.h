@@ -96,6 +96,15 @@ json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id /* 
 int ta_store_retier(ta_store *s, int64_t now_ms, int64_t recent_after_ms, int64_t archive_after_ms,
                     ta_error *err);
 
+/* Calls cb for every message embedding (float32), in id order, until it returns
+ * nonzero; for (re)building the vector index. */
+typedef int (*ta_store_embedding_fn)(void *ud, int64_t message_id, const char *model,
+                                     const float *vec, uint32_t dim);
+int ta_store_message_embeddings(ta_store *s, ta_store_embedding_fn cb, void *ud, ta_error *err);
+/* The ids of a chat's messages (malloc'd into *ids; *n of them). */
+int ta_store_chat_message_ids(ta_store *s, int64_t chat_id, int64_t **ids, size_t *n,
+                              ta_error *err);
+
 /* ---- knowledge (knowledge.c) ---- */
 
 /* Adds an entity, or updates the one with the same normalized label and type (aliases

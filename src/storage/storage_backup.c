@@ -29,6 +29,7 @@ static int copy_db(sqlite3 *dst, sqlite3 *src, ta_error *err)
 
 int ta_store_backup(ta_store *s, const char *path, ta_error *err)
 {
+    ta_store_release_view(s);
     char tmp[4200];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
         return ta_error_set(err, TA_EINVAL, "backup path too long");
@@ -111,6 +112,7 @@ static int check_candidate(const char *path, sqlite3 **out, ta_error *err)
 
 int ta_store_restore(ta_store *s, const char *path, ta_error *err)
 {
+    ta_store_release_view(s);
     sqlite3 *src;
     int rc = check_candidate(path, &src, err);
     if (rc) return rc;

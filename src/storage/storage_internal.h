@@ -28,6 +28,14 @@ struct ta_store {
     sqlite3_stmt *next_id;  /* the id of the next message */
 };
 
+/* Lets go of ta_store_message_view's row: a statement left on a row keeps a read
+ * transaction open, which a backup into this connection or a later write would trip on.
+ * Every writing entry point calls it first. */
+static inline void ta_store_release_view(ta_store *s)
+{
+    if (s && s->view_msg) sqlite3_reset(s->view_msg);
+}
+
 extern const ta_migration ta_migrations[];
 extern const size_t ta_n_migrations;
 extern const char *const ta_logical_dbs[]; /* NULL-terminated */

@@ -93,9 +93,36 @@ PANAME=$(json_value d.id)
 post_json /v1/knowledge/merge "{\"keep\":$PARIS,\"drop\":$PANAME}"
 expect_json 'd.aliases.includes("Paname")' 'merge keeps the dropped label as an alias'
 
+section "hybrid search"
+post_json /v1/chats '{"title":"Vectors"}'
+VCHAT=$(json_value d.id)
+post_json /v1/chats/$VCHAT/messages '{"role":"user","content":"red apples grow in orchards","embedding":[1,0,0],"embedding_model":"t"}'
+expect_json 'd.indexed === true' 'a message with an embedding is indexed at once'
+A1=$(json_value d.id)
+post_json /v1/chats/$VCHAT/messages '{"role":"assistant","content":"blue whales swim in oceans","embedding":[0,1,0],"embedding_model":"t"}'
+A2=$(json_value d.id)
+post_json /v1/chats/$VCHAT/messages '{"role":"user","content":"green apples taste sour","embedding":[0.9,0.2,0],"embedding_model":"t"}'
+A3=$(json_value d.id)
+post_json /v1/chats/$VCHAT/messages '{"role":"user","content":"x","embedding":[1,2],"embedding_model":"t"}'
+expect_json 'd.indexed === false' 'an embedding of another size is stored, not indexed'
+post_json /v1/memory/search '{"embedding":[1,0.05,0],"limit":3}'
+expect_json "d.data[0].id === $A1 && d.data[1].id === $A3 && d.data[0].explain.vector.rank === 1" 'vector search: nearest first, explained'
+post_json /v1/memory/search '{"query":"apples","embedding":[0,1,0],"limit":3}'
+expect_json "d.fusion === 'rrf' && d.data.some(r => r.explain.text && r.explain.vector)" 'hybrid: results carry both parts'
+post_json /v1/memory/search '{"query":"apples","embedding":[0,1,0],"role":"user","limit":5}'
+expect_json 'd.data.every(r => r.role === "user")' 'a role filter'
+post_json /v1/memory/search '{"query":"apples","embedding":[0.9,0.2,0],"fusion":"weighted","text_weight":0,"vector_weight":1,"limit":1}'
+expect_json "d.data[0].id === $A3 && d.fusion === 'weighted'" 'weighted fusion, vector only'
+post_json /v1/memory/search '{"embedding":[1,0]}'
+expect_error 400 invalid_request 'embedding' 'a query vector of the wrong size -> 400'
+post_json /v1/memory/search '{"limit":3}'
+expect_error 400 invalid_request 'query text, an embedding' 'neither text nor vector -> 400'
+
 section "restart"
 stop_server || true
 start_server --db-path "$DB"
 req GET /v1/memory/stats
-expect_json 'd.chats === 2 && d.messages === 4' 'the data survives a restart'
+expect_json 'd.chats === 3 && d.messages === 8' 'the data survives a restart'
+post_json /v1/memory/search '{"embedding":[0,1,0],"limit":1}'
+expect_json "d.data[0].id === $A2" 'the vector index is rebuilt at start'
 finish

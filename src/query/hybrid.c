@@ -143,7 +143,7 @@ json_t *ta_hybrid_search(ta_store *s, const ta_hnsw *idx, const ta_hybrid_params
                              (c[i].vec_rank ? 1.0 / (RRF_K + c[i].vec_rank) : 0);
             }
         }
-        qsort(c, n, sizeof *c, by_score);
+        if (n > 1) qsort(c, n, sizeof *c, by_score);
         json_t *data = json_array();
         for (size_t i = p->offset; i < n && i < (size_t)p->offset + limit; i++) {
             json_t *ex = json_object();

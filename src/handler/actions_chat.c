@@ -322,9 +322,6 @@ static int do_chat(ta_call *call)
     const json_t *p = call->params;
     ta_error err = {0};
     ta_grammar *grammar = NULL;
-    double ka;
-    bool dflt;
-    if (ta_req_keep_alive(p, &ka, &dflt, &err)) return fail_err(call, &err);
     char id[256];
     if (ta_req_model_acquire(call, p, id, sizeof id, &err)) return fail_err(call, &err);
     ta_ml *ml = ta_models_ml(call->app->models);
@@ -443,9 +440,6 @@ static int do_completion(ta_call *call)
 {
     const json_t *p = call->params;
     ta_error err = {0};
-    double ka;
-    bool dflt;
-    if (ta_req_keep_alive(p, &ka, &dflt, &err)) return fail_err(call, &err);
     char id[256];
     if (ta_req_model_acquire(call, p, id, sizeof id, &err)) return fail_err(call, &err);
     ta_ml *ml = ta_models_ml(call->app->models);

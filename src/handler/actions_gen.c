@@ -154,6 +154,9 @@ int ta_req_model_acquire(ta_call *call, const json_t *p, char *id, size_t cap, t
 {
     ta_models *models = call->app ? call->app->models : NULL;
     if (!models) return ta_error_set(err, TA_EUNAVAILABLE, "this server runs no models");
+    double ka; /* checked now: ta_req_model_release reads it after the request */
+    bool dflt;
+    if (ta_req_keep_alive(p, &ka, &dflt, err)) return err->code;
     const char *name = ta_json_str(p, "model", NULL);
     if (!name || !name[0]) {
         /* no name: the only known model of the kind, as single-model servers do */

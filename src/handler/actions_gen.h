@@ -36,8 +36,8 @@ void ta_req_gen_free(ta_req_gen *g);
  * loaded; absent or null: the server's default (*use_default). */
 int ta_req_keep_alive(const json_t *p, double *seconds, bool *use_default, ta_error *err);
 
-/* Resolves params.model (absent: the only known model of the action's kind) and holds
- * it loaded until ta_req_model_release; the id goes to id. */
+/* Checks params.keep_alive, resolves params.model (absent: the only known model of the
+ * action's kind) and holds it loaded until ta_req_model_release; the id goes to id. */
 int ta_req_model_acquire(ta_call *call, const json_t *p, char *id, size_t cap, ta_error *err);
 void ta_req_model_release(ta_call *call, const json_t *p, const char *id);
 

@@ -139,9 +139,6 @@ static int do_embeddings(ta_call *call)
 {
     const json_t *p = call->params;
     ta_error err = {0};
-    double ka;
-    bool dflt;
-    if (ta_req_keep_alive(p, &ka, &dflt, &err)) return fail_err(call, &err);
     const json_t *input = json_object_get(p, "input");
     size_t n = json_is_string(input) ? 1 : json_array_size(input);
     if (!n) return ta_call_fail(call, TA_EINVAL, "input: empty");

@@ -4,44 +4,16 @@
  * provenance, neighbourhoods and shortest paths by recursive SQL, and merging two
  * entities into one without losing relations, mentions or where they came from.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "storage_internal.h"
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int fail(sqlite3 *db, ta_error *err, const char *what)
 {
     int code = sqlite3_errcode(db);
     return ta_error_set(err, code == SQLITE_CONSTRAINT ? TA_EINVAL : TA_EIO, "%s: %s", what,
                         sqlite3_errmsg(db));
-}
-
-/* Lower case, trimmed, inner runs of spaces made one. */
-static void norm(const char *in, char *out, size_t cap)
-{
-    size_t o = 0;
-    bool space = false;
-    while (*in && isspace((unsigned char)*in))
-        in++;
-    for (; *in && o + 2 < cap; in++) {
-        if (isspace((unsigned char)*in)) {
-            space = true;
-            continue;
-        }
-        if (space) out[o++] = ' ';
-        space = false;
-        out[o++] = (char)tolower((unsigned char)*in);
-    }
-    out[o] = '\0';
 }
 
 static json_t *entity_row(sqlite3_stmt *st)
@@ -63,7 +35,7 @@ int ta_store_entity_upsert(ta_store *s, const char *label, const char *type, con
 {
     ta_store_release_view(s);
     char n[512];
-    norm(label ? label : "", n, sizeof n);
+    ta_store_normalize(label ? label : "", n, sizeof n);
     if (!n[0]) return ta_error_set(err, TA_EINVAL, "an entity needs a label");
     char *al = aliases ? json_dumps(aliases, JSON_COMPACT) : NULL;
     sqlite3_stmt *st;
@@ -90,7 +62,7 @@ int ta_store_entity_upsert(ta_store *s, const char *label, const char *type, con
     else
         sqlite3_bind_null(st, 4);
     sqlite3_bind_double(st, 5, confidence);
-    sqlite3_bind_int64(st, 6, now_ms());
+    sqlite3_bind_int64(st, 6, ta_store_now_ms());
     if (sqlite3_step(st) == SQLITE_ROW)
         *id = sqlite3_column_int64(st, 0);
     else
@@ -103,7 +75,7 @@ int ta_store_entity_upsert(ta_store *s, const char *label, const char *type, con
 json_t *ta_store_entity_find(ta_store *s, const char *name, ta_error *err)
 {
     char n[512];
-    norm(name ? name : "", n, sizeof n);
+    ta_store_normalize(name ? name : "", n, sizeof n);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT " ENTITY_COLUMNS " FROM kg_entities WHERE norm = ?1 OR EXISTS"
@@ -157,7 +129,7 @@ int ta_store_relation_add(ta_store *s, int64_t from, int64_t to, const char *typ
         sqlite3_bind_text(st, 5, provenance, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 5);
-    sqlite3_bind_int64(st, 6, now_ms());
+    sqlite3_bind_int64(st, 6, ta_store_now_ms());
     int rc = sqlite3_step(st) == SQLITE_DONE ? TA_OK : fail(s->db, err, "adding a relation");
     sqlite3_finalize(st);
     if (rc) return rc;

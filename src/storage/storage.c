@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_ms(void)
+int64_t ta_store_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -114,7 +114,7 @@ static int migrate(sqlite3 *db, ta_error *err)
         if (!rc) {
             sqlite3_bind_text(st, 1, m->db, -1, SQLITE_STATIC);
             sqlite3_bind_int(st, 2, m->version);
-            sqlite3_bind_int64(st, 3, now_ms());
+            sqlite3_bind_int64(st, 3, ta_store_now_ms());
             if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(db, err, "recording a version");
             sqlite3_finalize(st);
         }
@@ -252,7 +252,7 @@ int ta_store_chat_create(ta_store *s, const char *title, const char *topic, int6
                            " VALUES (?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(s->db, err, "creating a chat");
-    int64_t t = now_ms();
+    int64_t t = ta_store_now_ms();
     sqlite3_bind_text(st, 1, title ? title : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, topic ? topic : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, t);
@@ -264,7 +264,7 @@ int ta_store_chat_create(ta_store *s, const char *title, const char *topic, int6
 }
 
 /* Lower-case, trimmed, inner whitespace collapsed: how entity labels are matched. */
-static void normalize(const char *in, char *out, size_t cap)
+void ta_store_normalize(const char *in, char *out, size_t cap)
 {
     size_t o = 0;
     bool space = false;
@@ -299,7 +299,7 @@ static int add_one(ta_store *s, const ta_message_in *m, int64_t mid, int64_t *id
         return ta_error_set(err, TA_EINVAL, "a message needs a role and content");
     if (m->embedding && (!m->embedding_dim || !m->embedding_model))
         return ta_error_set(err, TA_EINVAL, "an embedding needs its dimension and model");
-    int64_t ts = m->timestamp_ms ? m->timestamp_ms : now_ms();
+    int64_t ts = m->timestamp_ms ? m->timestamp_ms : ta_store_now_ms();
     char *att = m->attachments ? json_dumps(m->attachments, JSON_COMPACT) : NULL;
     sqlite3_stmt *st = s->ins_msg;
     sqlite3_bind_int64(st, 1, m->chat_id);
@@ -341,7 +341,7 @@ static int add_one(ta_store *s, const ta_message_in *m, int64_t mid, int64_t *id
     }
     for (uint32_t i = 0; !rc && i < m->n_entities; i++) {
         char norm[512];
-        normalize(m->entities[i], norm, sizeof norm);
+        ta_store_normalize(m->entities[i], norm, sizeof norm);
         if (!norm[0]) continue;
         int64_t eid = 0;
         sqlite3_bind_text(s->find_entity, 1, norm, -1, SQLITE_STATIC);
@@ -390,7 +390,8 @@ int ta_store_messages_add(ta_store *s, const ta_message_in *m, size_t n, int64_t
         if (rc && n > 1) ta_error_prefix(err, "message %zu: ", i);
         if (!rc && (i + 1 == n || m[i + 1].chat_id != m[i].chat_id)) {
             /* the chat's updated time, once per run of its messages */
-            sqlite3_bind_int64(s->touch_chat, 1, m[i].timestamp_ms ? m[i].timestamp_ms : now_ms());
+            sqlite3_bind_int64(s->touch_chat, 1,
+                               m[i].timestamp_ms ? m[i].timestamp_ms : ta_store_now_ms());
             sqlite3_bind_int64(s->touch_chat, 2, m[i].chat_id);
             rc = step_done(s->touch_chat, s->db, err, "updating the chat");
         }

@@ -36,6 +36,11 @@ static inline void ta_store_release_view(ta_store *s)
     if (s && s->view_msg) sqlite3_reset(s->view_msg);
 }
 
+/* Wall-clock milliseconds (message and entity times). */
+int64_t ta_store_now_ms(void);
+/* Lower-case, trimmed, inner whitespace collapsed: how entity labels are matched. */
+void ta_store_normalize(const char *in, char *out, size_t cap);
+
 extern const ta_migration ta_migrations[];
 extern const size_t ta_n_migrations;
 extern const char *const ta_logical_dbs[]; /* NULL-terminated */

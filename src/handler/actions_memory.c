@@ -361,6 +361,15 @@ static int do_restore(ta_call *call)
     return ta_call_reply(call, json_pack("{s:s,s:b}", "path", path, "restored", 1));
 }
 
+static const ta_field stats_fields[] = {
+    {.name = "check",
+     .types = TA_T_BOOL,
+     .dflt = "false",
+     .description = "Also run SQLite's integrity check over the whole file (slow on a big "
+                    "database): \"integrity\" is \"ok\" or the first problem."},
+    {0}};
+static const ta_schema stats_request = {.name = "MemoryStatsRequest", .fields = stats_fields};
+
 static int do_stats(ta_call *call)
 {
     ta_error err = {0};
@@ -368,6 +377,11 @@ static int do_stats(ta_call *call)
     if (!s) return TA_EUNAVAILABLE;
     json_t *st = ta_store_stats(s, &err);
     if (st) json_object_set_new(st, "path", json_string(ta_store_path(s)));
+    if (st && json_is_true(json_object_get(call->params, "check"))) {
+        ta_error cerr = {0};
+        json_object_set_new(st, "integrity",
+                            json_string(ta_store_check(s, &cerr) ? cerr.message : "ok"));
+    }
     store_unlock(call);
     return st ? ta_call_reply(call, st) : fail_err(call, &err);
 }
@@ -569,7 +583,10 @@ static const ta_action memory_actions[] = {
      .summary = "Restores a checked backup (a bad file changes nothing).",
      .request = &path_request,
      .fn = do_restore},
-    {.name = "memory_stats", .summary = "Row counts and file size.", .fn = do_stats},
+    {.name = "memory_stats",
+     .summary = "Row counts and file size (and an integrity check on request).",
+     .request = &stats_request,
+     .fn = do_stats},
     {.name = "add_entity",
      .summary = "Adds (or merges into) a knowledge entity.",
      .request = &entity_request,

@@ -146,6 +146,9 @@ int ta_store_backup(ta_store *s, const char *path, ta_error *err);
  * check, tabagent's application id, and schema versions this build knows. A corrupt
  * or foreign file is refused and changes nothing. */
 int ta_store_restore(ta_store *s, const char *path, ta_error *err);
+/* SQLite's integrity check of the live database (every page, index and constraint):
+ * TA_OK, or TA_EIO with the first problem found. */
+int ta_store_check(ta_store *s, ta_error *err);
 /* Row counts per table and the file size: {"chats":n, "messages":n, ...}. */
 json_t *ta_store_stats(ta_store *s, ta_error *err);
 

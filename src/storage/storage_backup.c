@@ -155,6 +155,20 @@ json_t *ta_store_stats(ta_store *s, ta_error *err)
     return o;
 }
 
+int ta_store_check(ta_store *s, ta_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return db_err(s->db, err, "integrity check");
+    int r = sqlite3_step(st);
+    const char *res = r == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int rc = res && !strcmp(res, "ok") ? TA_OK
+                                       : ta_error_set(err, TA_EIO, "integrity check failed: %s",
+                                                      res ? res : sqlite3_errmsg(s->db));
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* ---- export / import ---------------------------------------------------------------- */
 
 json_t *ta_store_chat_export(ta_store *s, int64_t chat_id, ta_error *err)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/log.h"
 #include "../query/hybrid.h"
 #include "../storage/storage.h"
 #include "router.h"
@@ -25,6 +26,16 @@ static ta_store *store_lock(ta_call *call)
     }
     pthread_mutex_lock(&call->app->store_lock);
     return call->app->store;
+}
+
+/* The vector index is a cache of the embeddings table: when keeping it current fails
+ * after a write has committed, the write stands and the failure is logged (the next
+ * start rebuilds the index). */
+static void index_note(ta_call *call, int rc, ta_error *err)
+{
+    (void)call;
+    if (rc) ta_log_error("memory vector index: %s", err->message);
+    *err = (ta_error){0};
 }
 
 static void store_unlock(ta_call *call)
@@ -122,8 +133,7 @@ static int do_delete_chat(ta_call *call)
     size_t n = 0;
     int rc = ta_store_chat_message_ids(s, chat, &ids, &n, &err);
     if (!rc) rc = ta_store_chat_delete(s, chat, &err);
-    for (size_t i = 0; !rc && i < n; i++)
-        ta_app_index_remove(call->app, ids[i]);
+    if (!rc) index_note(call, ta_app_index_remove_messages(call->app, ids, n, &err), &err);
     free(ids);
     store_unlock(call);
     if (rc) return fail_err(call, &err);
@@ -197,9 +207,10 @@ static int do_add_message(ta_call *call)
     if (s) {
         rc = ta_store_message_add(s, &m, &id, &err);
         if (!rc) msg = ta_store_message_get(s, id, &err);
-        if (msg && vec) /* searchable by its vector at once */
-            json_object_set_new(msg, "indexed",
-                                json_boolean(ta_app_index_add(call->app, id, vec, (uint32_t)dim)));
+        if (msg && vec) { /* searchable by its vector at once */
+            index_note(call, ta_app_index_sync(call->app, &err), &err);
+            json_object_set_new(msg, "indexed", json_boolean(ta_app_index_has(call->app, id)));
+        }
         store_unlock(call);
     }
     free(vec);
@@ -322,6 +333,7 @@ static int do_import(ta_call *call)
     if (!s) return TA_EUNAVAILABLE;
     int64_t id = 0;
     int rc = ta_store_chat_import(s, call->params, &id, &err);
+    if (!rc) index_note(call, ta_app_index_sync(call->app, &err), &err);
     store_unlock(call);
     if (rc) return fail_err(call, &err);
     return ta_call_reply(call, json_pack("{s:I}", "id", (json_int_t)id));
@@ -356,6 +368,7 @@ static int do_restore(ta_call *call)
     const char *path = ta_json_str(call->params, "path", "");
     int rc = ta_store_restore(s, path, &err);
     if (!rc) rc = ta_app_index_rebuild(call->app, NULL, NULL, &err);
+    if (!rc) index_note(call, ta_app_index_save(call->app, &err), &err);
     store_unlock(call);
     if (rc) return fail_err(call, &err);
     return ta_call_reply(call, json_pack("{s:s,s:b}", "path", path, "restored", 1));

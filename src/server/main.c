@@ -196,12 +196,8 @@ int main(int argc, char **argv)
     if (!app.store) {
         ta_log_error("memory database in %s: %s", app.db_path, err.message);
     } else {
-        size_t indexed = 0, skipped = 0;
-        if (ta_app_index_rebuild(&app, &indexed, &skipped, &err))
-            ta_log_error("memory vector index: %s", err.message);
-        else if (indexed || skipped)
-            ta_log_info("memory vector index: %zu message embeddings%s", indexed,
-                        skipped ? " (others of another size skipped)" : "");
+        if (ta_app_index_open(&app, &err)) ta_log_error("memory vector index: %s", err.message);
+        if (ta_app_maintenance_start(&app, 300, &err)) ta_log_warn("%s", err.message);
     }
 
     ta_ml *ml = NULL;
@@ -293,6 +289,7 @@ int main(int argc, char **argv)
     ta_router_free(router);
     ta_models_free(app.models);
     ta_ml_free(ml);
+    ta_app_maintenance_stop(&app); /* saves the vector index */
     ta_store_close(app.store);
     ta_hnsw_free(app.msg_index);
     ta_log_info("stopped");

@@ -94,6 +94,17 @@ const ta_migration ta_migrations[] = {
      " message_ids TEXT NOT NULL DEFAULT '[]', start_ms INTEGER NOT NULL,"
      " end_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
      "CREATE INDEX sum_summaries_kind ON sum_summaries(kind, start_ms);"},
+    /* What a saved vector index needs to tell whether it is stale (index_state.c): appends
+     * show in max(id); any other change (a delete, an edit) bumps emb_changes. */
+    {"embeddings", 2,
+     "INSERT OR IGNORE INTO meta_index_state(name, value, updated_ms)"
+     " VALUES ('emb_changes', '0', 0);"
+     "CREATE TRIGGER emb_vectors_ad AFTER DELETE ON emb_vectors BEGIN"
+     " UPDATE meta_index_state SET value = CAST(value AS INTEGER) + 1"
+     " WHERE name = 'emb_changes'; END;"
+     "CREATE TRIGGER emb_vectors_au AFTER UPDATE ON emb_vectors BEGIN"
+     " UPDATE meta_index_state SET value = CAST(value AS INTEGER) + 1"
+     " WHERE name = 'emb_changes'; END;"},
 };
 const size_t ta_n_migrations = sizeof ta_migrations / sizeof ta_migrations[0];
 

@@ -101,6 +101,19 @@ int ta_store_retier(ta_store *s, int64_t now_ms, int64_t recent_after_ms, int64_
 typedef int (*ta_store_embedding_fn)(void *ud, int64_t message_id, const char *model,
                                      const float *vec, uint32_t dim);
 int ta_store_message_embeddings(ta_store *s, ta_store_embedding_fn cb, void *ud, ta_error *err);
+/* index_state.c: what tells a saved vector index whether it is current. max_id is the
+ * largest embedding id; changes counts every delete and edit of an embedding ever made.
+ * An index that holds the message embeddings up to max_id, saved when changes had its
+ * present value, is current once it adds those after max_id. */
+typedef struct ta_store_emb_state {
+    int64_t max_id, changes;
+} ta_store_emb_state;
+int ta_store_embedding_state(ta_store *s, ta_store_emb_state *out, ta_error *err);
+/* As ta_store_message_embeddings, only the embeddings with an id above after_id. */
+int ta_store_message_embeddings_after(ta_store *s, int64_t after_id, ta_store_embedding_fn cb,
+                                      void *ud, ta_error *err);
+/* How many float32 message embeddings of size dim there are; -1 on an error. */
+int64_t ta_store_message_embedding_count(ta_store *s, uint32_t dim, ta_error *err);
 /* The ids of a chat's messages (malloc'd into *ids; *n of them). */
 int ta_store_chat_message_ids(ta_store *s, int64_t chat_id, int64_t **ids, size_t *n,
                               ta_error *err);

@@ -124,5 +124,24 @@ start_server --db-path "$DB"
 req GET /v1/memory/stats
 expect_json 'd.chats === 3 && d.messages === 8' 'the data survives a restart'
 post_json /v1/memory/search '{"embedding":[0,1,0],"limit":1}'
-expect_json "d.data[0].id === $A2" 'the vector index is rebuilt at start'
+expect_json "d.data[0].id === $A2" 'the vector index is there after a restart'
+if grep -q 'memory vector index: loaded [0-9]* vectors from .*, 0 added since' "$SERVER_LOG"; then
+    pass 'the index saved at stop is loaded, not rebuilt'
+else
+    fail 'the index saved at stop is loaded, not rebuilt' "$(grep 'vector index' "$SERVER_LOG")"
+fi
+
+section "a damaged index file is rebuilt"
+stop_server || true
+[[ -f $DB/memory.hnsw ]] && pass 'the index is saved in the database directory' ||
+    fail 'no memory.hnsw in the database directory'
+printf 'garbage' | dd of="$DB/memory.hnsw" bs=1 seek=200 conv=notrunc status=none
+start_server --db-path "$DB"
+if grep -q 'memory vector index: rebuilt from the database (.*checksum' "$SERVER_LOG"; then
+    pass 'a corrupt index file is refused and rebuilt'
+else
+    fail 'a corrupt index file is refused and rebuilt' "$(grep 'vector index' "$SERVER_LOG")"
+fi
+post_json /v1/memory/search '{"embedding":[0,1,0],"limit":1}'
+expect_json "d.data[0].id === $A2" 'vector search works after the rebuild'
 finish

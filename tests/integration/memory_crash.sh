@@ -66,6 +66,13 @@ for round in 1 2 3; do
                 ' for ' + acked.length + ' acknowledged';
         })() === true" "round $round, chat $c: every acknowledged write is there"
     done
+    if ((round > 1)); then # the index saved at the last start is loaded and caught up
+        if grep -q 'memory vector index: loaded [0-9]* vectors from .*, [1-9][0-9]* added since' "$SERVER_LOG"; then
+            pass "round $round: the saved index is loaded and caught up with the writes after it"
+        else
+            fail "round $round: the saved index is loaded and caught up" "$(grep 'vector index' "$SERVER_LOG")"
+        fi
+    fi
     req GET '/v1/memory/stats?check=true'
     expect_json 'd.integrity === "ok" && d.embeddings === d.messages' \
         "round $round: integrity check ok, one embedding per message"

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -363,6 +364,70 @@ static void test_knowledge(void **state)
     ta_store_close(s);
 }
 
+typedef struct {
+    int64_t ids[8];
+    int n;
+} seen;
+
+static int collect(void *ud, int64_t message_id, const char *model, const float *vec, uint32_t dim)
+{
+    seen *c = ud;
+    assert_string_equal(model, "m");
+    assert_int_equal(dim, 4);
+    assert_true(vec[1] == 1.0f);
+    if (c->n < 8) c->ids[c->n++] = message_id;
+    return 0;
+}
+
+/* What a saved vector index checks itself against: appends raise max_id, deletes and
+ * edits raise changes; the embeddings after an id; the integrity check. */
+static void test_embedding_state(void **state)
+{
+    (void)state;
+    ta_error err = {0};
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s/emb", dir); /* a database of its own */
+    assert_int_equal(mkdir(sub, 0700), 0);
+    ta_store *s = ta_store_open(sub, &err);
+    if (!s) fail_msg("%s", err.message);
+    assert_int_equal(ta_store_schema_version(s, "embeddings"), 2);
+    int64_t chat, mid[3];
+    assert_int_equal(ta_store_chat_create(s, "vectors", "", &chat, &err), TA_OK);
+    ta_store_emb_state a, b, c, d;
+    assert_int_equal(ta_store_embedding_state(s, &a, &err), TA_OK);
+    int64_t base = ta_store_message_embedding_count(s, 4, &err);
+    for (int i = 0; i < 3; i++) {
+        float v[4] = {(float)i, 1, 2, 3};
+        ta_message_in m = {.chat_id = chat,
+                           .role = "user",
+                           .content = "v",
+                           .embedding = v,
+                           .embedding_dim = 4,
+                           .embedding_model = "m"};
+        assert_int_equal(ta_store_message_add(s, &m, &mid[i], &err), TA_OK);
+        if (i == 0) assert_int_equal(ta_store_embedding_state(s, &b, &err), TA_OK);
+    }
+    assert_int_equal(ta_store_embedding_state(s, &c, &err), TA_OK);
+    assert_true(c.max_id > b.max_id && b.max_id > a.max_id);
+    assert_int_equal(c.changes, a.changes); /* appends only */
+    assert_int_equal(ta_store_message_embedding_count(s, 4, &err), base + 3);
+    seen got = {0};
+    assert_int_equal(ta_store_message_embeddings_after(s, b.max_id, collect, &got, &err), TA_OK);
+    assert_int_equal(got.n, 2);
+    assert_int_equal(got.ids[0], mid[1]);
+    assert_int_equal(got.ids[1], mid[2]);
+    got.n = 0;
+    assert_int_equal(ta_store_message_embeddings_after(s, c.max_id, collect, &got, &err), TA_OK);
+    assert_int_equal(got.n, 0);
+    /* deleting the chat deletes its embeddings: each bumps the change count */
+    assert_int_equal(ta_store_chat_delete(s, chat, &err), TA_OK);
+    assert_int_equal(ta_store_embedding_state(s, &d, &err), TA_OK);
+    assert_int_equal(d.changes, c.changes + 3);
+    assert_int_equal(ta_store_message_embedding_count(s, 4, &err), base);
+    assert_int_equal(ta_store_check(s, &err), TA_OK);
+    ta_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_export_import),
         cmocka_unit_test(test_knowledge),
         cmocka_unit_test(test_backup_restore),
+        cmocka_unit_test(test_embedding_state),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,15 +10,18 @@
 #include "../core/log.h"
 #include "../query/hybrid.h"
 #include "../storage/storage.h"
+#include "../weaver/weaver.h"
+#include "actions_memory.h"
 #include "router.h"
 
-static int fail_err(ta_call *call, const ta_error *err)
+/* ---- shared with the other memory action files (actions_memory.h) ------------------ */
+
+int ta_mem_fail(ta_call *call, const ta_error *err)
 {
     return ta_sink_fail(call->sink, err);
 }
 
-/* The store, locked; NULL (the call failed with 503) when the server has none. */
-static ta_store *store_lock(ta_call *call)
+ta_store *ta_mem_lock(ta_call *call)
 {
     if (!call->app || !call->app->store) {
         ta_call_fail(call, TA_EUNAVAILABLE, "the memory database is not open (see the log)");
@@ -28,23 +31,19 @@ static ta_store *store_lock(ta_call *call)
     return call->app->store;
 }
 
-/* The vector index is a cache of the embeddings table: when keeping it current fails
- * after a write has committed, the write stands and the failure is logged (the next
- * start rebuilds the index). */
-static void index_note(ta_call *call, int rc, ta_error *err)
+void ta_mem_index_note(ta_call *call, int rc, ta_error *err)
 {
     (void)call;
     if (rc) ta_log_error("memory vector index: %s", err->message);
     *err = (ta_error){0};
 }
 
-static void store_unlock(ta_call *call)
+void ta_mem_unlock(ta_call *call)
 {
     pthread_mutex_unlock(&call->app->store_lock);
 }
 
-/* An id given as a number or (from a path segment) as decimal text; -1 if neither. */
-static int64_t id_param(const json_t *p, const char *key)
+int64_t ta_mem_id(const json_t *p, const char *key)
 {
     const json_t *v = json_object_get(p, key);
     if (json_is_integer(v)) return json_integer_value(v) > 0 ? json_integer_value(v) : -1;
@@ -54,16 +53,18 @@ static int64_t id_param(const json_t *p, const char *key)
     return *end || end == json_string_value(v) || x <= 0 ? -1 : x;
 }
 
-#define ID_FIELD(n)                                                                                \
-    {                                                                                              \
-        .name = n, .types = TA_T_INT | TA_T_STRING, .flags = TA_F_REQUIRED, .max_len = 32          \
+float *ta_mem_vector(const json_t *arr, size_t *dim)
+{
+    *dim = json_array_size(arr);
+    float *v = *dim ? malloc(*dim * sizeof *v) : NULL;
+    if (!v) {
+        *dim = 0;
+        return NULL;
     }
-#define PAGE_FIELDS                                                                                \
-    {.name = "offset", .types = TA_T_INT, .flags = TA_F_MIN, .min = 0, .dflt = "0"},               \
-    {                                                                                              \
-        .name = "limit", .types = TA_T_INT, .flags = TA_F_MIN | TA_F_MAX, .min = 1, .max = 10000,  \
-        .dflt = "100"                                                                              \
-    }
+    for (size_t i = 0; i < *dim; i++)
+        v[i] = (float)json_number_value(json_array_get(arr, i));
+    return v;
+}
 
 /* ---- chats ---------------------------------------------------------------------------- */
 
@@ -77,13 +78,13 @@ static const ta_schema create_chat_request = {.name = "CreateChatRequest",
 static int do_create_chat(ta_call *call)
 {
     ta_error err = {0};
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     int64_t id = 0;
     int rc = ta_store_chat_create(s, ta_json_str(call->params, "title", ""),
                                   ta_json_str(call->params, "topic", ""), &id, &err);
-    store_unlock(call);
-    if (rc) return fail_err(call, &err);
+    ta_mem_unlock(call);
+    if (rc) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "title",
                                          ta_json_str(call->params, "title", ""), "topic",
                                          ta_json_str(call->params, "topic", "")));
@@ -95,12 +96,12 @@ static const ta_schema page_request = {.name = "PageRequest", .fields = page_fie
 static int do_list_chats(ta_call *call)
 {
     ta_error err = {0};
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     json_t *chats = ta_store_chats(s, ta_json_int(call->params, "offset", 0),
                                    ta_json_int(call->params, "limit", 100), &err);
-    store_unlock(call);
-    if (!chats) return fail_err(call, &err);
+    ta_mem_unlock(call);
+    if (!chats) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:s,s:o}", "object", "list", "data", chats));
 }
 
@@ -110,14 +111,14 @@ static const ta_schema chat_request = {.name = "ChatRequest", .fields = chat_fie
 static int do_chat_messages(ta_call *call)
 {
     ta_error err = {0};
-    int64_t chat = id_param(call->params, "chat_id");
+    int64_t chat = ta_mem_id(call->params, "chat_id");
     if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     json_t *msgs = ta_store_chat_messages(s, chat, ta_json_int(call->params, "offset", 0),
                                           ta_json_int(call->params, "limit", 100), &err);
-    store_unlock(call);
-    if (!msgs) return fail_err(call, &err);
+    ta_mem_unlock(call);
+    if (!msgs) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:s,s:I,s:o}", "object", "list", "chat_id",
                                          (json_int_t)chat, "data", msgs));
 }
@@ -125,18 +126,18 @@ static int do_chat_messages(ta_call *call)
 static int do_delete_chat(ta_call *call)
 {
     ta_error err = {0};
-    int64_t chat = id_param(call->params, "chat_id");
+    int64_t chat = ta_mem_id(call->params, "chat_id");
     if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     int64_t *ids = NULL;
     size_t n = 0;
     int rc = ta_store_chat_message_ids(s, chat, &ids, &n, &err);
     if (!rc) rc = ta_store_chat_delete(s, chat, &err);
-    if (!rc) index_note(call, ta_app_index_remove_messages(call->app, ids, n, &err), &err);
+    if (!rc) ta_mem_index_note(call, ta_app_index_remove_messages(call->app, ids, n, &err), &err);
     free(ids);
-    store_unlock(call);
-    if (rc) return fail_err(call, &err);
+    ta_mem_unlock(call);
+    if (rc) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:I,s:b}", "id", (json_int_t)chat, "deleted", 1));
 }
 
@@ -170,7 +171,7 @@ static int do_add_message(ta_call *call)
 {
     const json_t *p = call->params;
     ta_error err = {0};
-    int64_t chat = id_param(p, "chat_id");
+    int64_t chat = ta_mem_id(p, "chat_id");
     if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
     const json_t *emb = json_object_get(p, "embedding"), *ents = json_object_get(p, "entities");
     if (emb && !ta_json_str(p, "embedding_model", NULL))
@@ -203,26 +204,35 @@ static int do_add_message(ta_call *call)
     int64_t id = 0;
     json_t *msg = NULL;
     int rc = TA_EUNAVAILABLE;
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (s) {
         rc = ta_store_message_add(s, &m, &id, &err);
         if (!rc) msg = ta_store_message_get(s, id, &err);
-        if (msg && vec) { /* searchable by its vector at once */
-            index_note(call, ta_app_index_sync(call->app, &err), &err);
-            json_object_set_new(msg, "indexed", json_boolean(ta_app_index_has(call->app, id)));
+        if (msg && vec) { /* searchable by its vector at once, and linked to similar ones */
+            ta_mem_index_note(call, ta_app_index_sync(call->app, &err), &err);
+            bool indexed = ta_app_index_has(call->app, id);
+            json_object_set_new(msg, "indexed", json_boolean(indexed));
+            size_t links = 0;
+            if (indexed && ta_weaver_link_message(s, call->app->msg_index, id, vec, (uint32_t)dim,
+                                                  NULL, &links, &err))
+                ta_log_error("weaver: message %lld: %s", (long long)id, err.message);
+            json_object_set_new(msg, "links", json_integer((json_int_t)links));
         }
-        store_unlock(call);
+        ta_mem_unlock(call);
     }
     free(vec);
     free(names);
     if (!s) return rc;
-    if (rc || !msg) return fail_err(call, &err);
+    if (rc || !msg) return ta_mem_fail(call, &err);
     return ta_call_reply(call, msg);
 }
 
 /* ---- search, export, import, backup, restore, stats ----------------------------------- */
 
 static const char *const fusions[] = {"rrf", "weighted", NULL};
+static const char *const databases[] = {"conversations", "tool_results", "summaries", NULL};
+static const ta_field database_item = {
+    .name = "database", .types = TA_T_STRING, .one_of = databases};
 static const ta_field search_fields[] = {
     {.name = "query",
      .types = TA_T_STRING,
@@ -238,6 +248,22 @@ static const ta_field search_fields[] = {
     {.name = "since_ms", .types = TA_T_INT, .flags = TA_F_MIN, .min = 0},
     {.name = "until_ms", .types = TA_T_INT, .flags = TA_F_MIN, .min = 0},
     {.name = "role", .types = TA_T_STRING, .one_of = roles},
+    {.name = "databases",
+     .types = TA_T_ARRAY,
+     .min_len = 1,
+     .max_len = 3,
+     .items = &database_item,
+     .description = "Where to look: conversations (messages; the default), tool_results "
+                    "(scraped pages), summaries."},
+    {.name = "type",
+     .types = TA_T_STRING,
+     .max_len = 32,
+     .description = "Only records of this type: a message role, page, or a summary kind "
+                    "(session, daily, weekly)."},
+    {.name = "entity",
+     .types = TA_T_INT | TA_T_STRING,
+     .max_len = 512,
+     .description = "Only messages that mention this entity: its id, or a label or alias."},
     {.name = "offset",
      .types = TA_T_INT,
      .flags = TA_F_MIN | TA_F_MAX,
@@ -268,7 +294,7 @@ static int do_search(ta_call *call)
 {
     const json_t *p = call->params;
     ta_error err = {0};
-    int64_t chat = json_object_get(p, "chat_id") ? id_param(p, "chat_id") : 0;
+    int64_t chat = json_object_get(p, "chat_id") ? ta_mem_id(p, "chat_id") : 0;
     if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
     const json_t *emb = json_object_get(p, "embedding");
     size_t dim = json_array_size(emb);
@@ -283,20 +309,33 @@ static int do_search(ta_call *call)
                            .since_ms = ta_json_int(p, "since_ms", 0),
                            .until_ms = ta_json_int(p, "until_ms", 0),
                            .role = ta_json_str(p, "role", NULL),
+                           .type = ta_json_str(p, "type", NULL),
                            .offset = (uint32_t)ta_json_int(p, "offset", 0),
                            .limit = (uint32_t)ta_json_int(p, "limit", 20),
                            .weighted = !strcmp(ta_json_str(p, "fusion", "rrf"), "weighted"),
                            .w_text = ta_json_num(p, "text_weight", 0.5),
                            .w_vector = ta_json_num(p, "vector_weight", 0.5)};
-    ta_store *s = store_lock(call);
+    size_t i;
+    const json_t *d;
+    json_array_foreach(json_object_get(p, "databases"), i, d)
+    {
+        for (unsigned k = 0; databases[k]; k++)
+            if (!strcmp(json_string_value(d), databases[k])) hp.databases |= 1u << k;
+    }
+    const json_t *ent = json_object_get(p, "entity");
+    if (json_is_integer(ent))
+        hp.entity_id = json_integer_value(ent) > 0 ? json_integer_value(ent) : INT64_MAX;
+    else if (json_is_string(ent))
+        hp.entity = json_string_value(ent);
+    ta_store *s = ta_mem_lock(call);
     if (!s) {
         free(vec);
         return TA_EUNAVAILABLE;
     }
     json_t *res = ta_hybrid_search(s, call->app->msg_index, &hp, &err);
-    store_unlock(call);
+    ta_mem_unlock(call);
     free(vec);
-    if (!res) return fail_err(call, &err);
+    if (!res) return ta_mem_fail(call, &err);
     json_object_set_new(res, "object", json_string("list"));
     return ta_call_reply(call, res);
 }
@@ -307,13 +346,13 @@ static const ta_schema export_request = {.name = "ExportChatRequest", .fields = 
 static int do_export(ta_call *call)
 {
     ta_error err = {0};
-    int64_t chat = id_param(call->params, "chat_id");
+    int64_t chat = ta_mem_id(call->params, "chat_id");
     if (chat < 0) return ta_call_fail(call, TA_EINVAL, "chat_id: expected a positive id");
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     json_t *doc = ta_store_chat_export(s, chat, &err);
-    store_unlock(call);
-    return doc ? ta_call_reply(call, doc) : fail_err(call, &err);
+    ta_mem_unlock(call);
+    return doc ? ta_call_reply(call, doc) : ta_mem_fail(call, &err);
 }
 
 static const ta_field import_fields[] = {
@@ -329,13 +368,13 @@ static const ta_schema import_request = {.name = "ImportChatRequest",
 static int do_import(ta_call *call)
 {
     ta_error err = {0};
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     int64_t id = 0;
     int rc = ta_store_chat_import(s, call->params, &id, &err);
-    if (!rc) index_note(call, ta_app_index_sync(call->app, &err), &err);
-    store_unlock(call);
-    if (rc) return fail_err(call, &err);
+    if (!rc) ta_mem_index_note(call, ta_app_index_sync(call->app, &err), &err);
+    ta_mem_unlock(call);
+    if (rc) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:I}", "id", (json_int_t)id));
 }
 
@@ -351,26 +390,26 @@ static const ta_schema path_request = {.name = "MemoryFileRequest", .fields = pa
 static int do_backup(ta_call *call)
 {
     ta_error err = {0};
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     const char *path = ta_json_str(call->params, "path", "");
     int rc = ta_store_backup(s, path, &err);
-    store_unlock(call);
-    if (rc) return fail_err(call, &err);
+    ta_mem_unlock(call);
+    if (rc) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:s,s:b}", "path", path, "ok", 1));
 }
 
 static int do_restore(ta_call *call)
 {
     ta_error err = {0};
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     const char *path = ta_json_str(call->params, "path", "");
     int rc = ta_store_restore(s, path, &err);
     if (!rc) rc = ta_app_index_rebuild(call->app, NULL, NULL, &err);
-    if (!rc) index_note(call, ta_app_index_save(call->app, &err), &err);
-    store_unlock(call);
-    if (rc) return fail_err(call, &err);
+    if (!rc) ta_mem_index_note(call, ta_app_index_save(call->app, &err), &err);
+    ta_mem_unlock(call);
+    if (rc) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:s,s:b}", "path", path, "restored", 1));
 }
 
@@ -386,7 +425,7 @@ static const ta_schema stats_request = {.name = "MemoryStatsRequest", .fields = 
 static int do_stats(ta_call *call)
 {
     ta_error err = {0};
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     json_t *st = ta_store_stats(s, &err);
     if (st) json_object_set_new(st, "path", json_string(ta_store_path(s)));
@@ -395,8 +434,8 @@ static int do_stats(ta_call *call)
         json_object_set_new(st, "integrity",
                             json_string(ta_store_check(s, &cerr) ? cerr.message : "ok"));
     }
-    store_unlock(call);
-    return st ? ta_call_reply(call, st) : fail_err(call, &err);
+    ta_mem_unlock(call);
+    return st ? ta_call_reply(call, st) : ta_mem_fail(call, &err);
 }
 
 /* ---- knowledge ------------------------------------------------------------------------ */
@@ -412,6 +451,14 @@ static const ta_field entity_fields[] = {
      .min = 0,
      .max = 1,
      .dflt = "1"},
+    {.name = "embedding",
+     .types = TA_T_ARRAY,
+     .min_len = 1,
+     .max_len = 16384,
+     .items = &number_item,
+     .description = "The entity's vector (replaces any earlier one): the weaver merges "
+                    "entities whose vectors are nearly the same."},
+    {.name = "embedding_model", .types = TA_T_STRING, .max_len = 256},
     {0}};
 static const ta_schema entity_request = {
     .name = "EntityRequest",
@@ -422,15 +469,28 @@ static int do_add_entity(ta_call *call)
 {
     const json_t *p = call->params;
     ta_error err = {0};
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     int64_t id = 0;
-    int rc = ta_store_entity_upsert(s, ta_json_str(p, "label", ""), ta_json_str(p, "type", ""),
+    size_t dim = 0;
+    float *vec = ta_mem_vector(json_object_get(p, "embedding"), &dim);
+    const char *model = ta_json_str(p, "embedding_model", NULL);
+    int rc = vec && !model
+                 ? ta_error_set(&err, TA_EINVAL, "embedding_model: required with an embedding")
+                 : ta_store_begin(s, &err);
+    if (!rc)
+        rc = ta_store_entity_upsert(s, ta_json_str(p, "label", ""), ta_json_str(p, "type", ""),
                                     json_object_get(p, "aliases"), ta_json_num(p, "confidence", 1),
                                     &id, &err);
+    if (!rc && vec) rc = ta_store_entity_set_embedding(s, id, model, vec, (uint32_t)dim, &err);
+    if (!rc)
+        rc = ta_store_commit(s, &err);
+    else
+        ta_store_rollback(s);
+    free(vec);
     json_t *e = rc ? NULL : ta_store_entity_get(s, id, &err);
-    store_unlock(call);
-    return e ? ta_call_reply(call, e) : fail_err(call, &err);
+    ta_mem_unlock(call);
+    return e ? ta_call_reply(call, e) : ta_mem_fail(call, &err);
 }
 
 static const ta_field find_fields[] = {
@@ -441,11 +501,11 @@ static const ta_schema find_request = {.name = "FindEntitiesRequest", .fields = 
 static int do_find_entities(ta_call *call)
 {
     ta_error err = {0};
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     json_t *found = ta_store_entity_find(s, ta_json_str(call->params, "name", ""), &err);
-    store_unlock(call);
-    if (!found) return fail_err(call, &err);
+    ta_mem_unlock(call);
+    if (!found) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:s,s:o}", "object", "list", "data", found));
 }
 
@@ -462,16 +522,16 @@ static int do_add_relation(ta_call *call)
 {
     const json_t *p = call->params;
     ta_error err = {0};
-    int64_t from = id_param(p, "from"), to = id_param(p, "to");
+    int64_t from = ta_mem_id(p, "from"), to = ta_mem_id(p, "to");
     if (from < 0 || to < 0) return ta_call_fail(call, TA_EINVAL, "from, to: positive entity ids");
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     int64_t id = 0;
     int rc =
         ta_store_relation_add(s, from, to, ta_json_str(p, "type", ""), ta_json_num(p, "weight", 1),
                               ta_json_str(p, "provenance", NULL), &id, &err);
-    store_unlock(call);
-    if (rc) return fail_err(call, &err);
+    ta_mem_unlock(call);
+    if (rc) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:I,s:I,s:I,s:s}", "id", (json_int_t)id, "from",
                                          (json_int_t)from, "to", (json_int_t)to, "type",
                                          ta_json_str(p, "type", "")));
@@ -490,13 +550,13 @@ static const ta_schema neighbors_request = {.name = "NeighborsRequest", .fields 
 static int do_neighbors(ta_call *call)
 {
     ta_error err = {0};
-    int64_t id = id_param(call->params, "entity_id");
+    int64_t id = ta_mem_id(call->params, "entity_id");
     if (id < 0) return ta_call_fail(call, TA_EINVAL, "entity_id: expected a positive id");
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     json_t *g = ta_store_neighborhood(s, id, (int)ta_json_int(call->params, "hops", 1), &err);
-    store_unlock(call);
-    return g ? ta_call_reply(call, g) : fail_err(call, &err);
+    ta_mem_unlock(call);
+    return g ? ta_call_reply(call, g) : ta_mem_fail(call, &err);
 }
 
 static const ta_field path_ids_fields[] = {ID_FIELD("from"),
@@ -513,14 +573,14 @@ static const ta_schema path_ids_request = {.name = "PathRequest", .fields = path
 static int do_path(ta_call *call)
 {
     ta_error err = {0};
-    int64_t from = id_param(call->params, "from"), to = id_param(call->params, "to");
+    int64_t from = ta_mem_id(call->params, "from"), to = ta_mem_id(call->params, "to");
     if (from < 0 || to < 0) return ta_call_fail(call, TA_EINVAL, "from, to: positive entity ids");
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     json_t *path =
         ta_store_shortest_path(s, from, to, (int)ta_json_int(call->params, "max_hops", 6), &err);
-    store_unlock(call);
-    if (!path) return fail_err(call, &err);
+    ta_mem_unlock(call);
+    if (!path) return ta_mem_fail(call, &err);
     return ta_call_reply(
         call, json_pack("{s:o,s:i}", "path", path, "hops", (int)json_array_size(path) - 1));
 }
@@ -534,24 +594,24 @@ static const ta_schema merge_request = {
 static int do_merge(ta_call *call)
 {
     ta_error err = {0};
-    int64_t keep = id_param(call->params, "keep"), drop = id_param(call->params, "drop");
+    int64_t keep = ta_mem_id(call->params, "keep"), drop = ta_mem_id(call->params, "drop");
     if (keep < 0 || drop < 0) return ta_call_fail(call, TA_EINVAL, "keep, drop: entity ids");
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     int rc = ta_store_entity_merge(s, keep, drop, &err);
     json_t *e = rc ? NULL : ta_store_entity_get(s, keep, &err);
-    store_unlock(call);
-    return e ? ta_call_reply(call, e) : fail_err(call, &err);
+    ta_mem_unlock(call);
+    return e ? ta_call_reply(call, e) : ta_mem_fail(call, &err);
 }
 
 static int do_duplicates(ta_call *call)
 {
     ta_error err = {0};
-    ta_store *s = store_lock(call);
+    ta_store *s = ta_mem_lock(call);
     if (!s) return TA_EUNAVAILABLE;
     json_t *d = ta_store_duplicate_entities(s, &err);
-    store_unlock(call);
-    if (!d) return fail_err(call, &err);
+    ta_mem_unlock(call);
+    if (!d) return ta_mem_fail(call, &err);
     return ta_call_reply(call, json_pack("{s:o}", "pairs", d));
 }
 
@@ -635,5 +695,6 @@ int ta_router_add_memory_actions(ta_router *r)
         int rc = ta_router_add(r, &memory_actions[i]);
         if (rc) return rc;
     }
-    return TA_OK;
+    int rc = ta_router_add_weaver_actions(r);
+    return rc ? rc : ta_router_add_record_actions(r);
 }

@@ -1,7 +1,11 @@
 /*
- * hybrid.c - see hybrid.h. Each list gives (offset + limit) * 4 + 20 candidates, so
- * that filtering and fusion still fill the page; candidates are merged by message id,
- * filtered through the stored message, scored and sorted.
+ * hybrid.c - see hybrid.h.
+ *
+ * Each list (full-text per database, vectors) gives (offset + limit) * 4 + 20
+ * candidates, so that filtering and fusion still fill the page; an entity filter asks
+ * the full-text list for more (it filters afterwards) while the vector search takes the
+ * entity's messages as an allow-list. Candidates are merged by (database, id), filtered
+ * through the stored record, scored and sorted.
  */
 #include "hybrid.h"
 
@@ -11,38 +15,194 @@
 
 #define RRF_K 60.0 /* reciprocal-rank fusion: 1 / (60 + rank), as in Cormack et al. */
 
+enum { DB_MESSAGES, DB_PAGES, DB_SUMMARIES, N_DBS };
+static const char *const db_names[N_DBS] = {"conversations", "tool_results", "summaries"};
+
 typedef struct cand {
+    int db;
     int64_t id;
     int fts_rank, vec_rank; /* 1-based; 0: not in that list */
     double bm25, distance;
     char *snippet;
     double score;
-    int64_t chat_id, ts;
-    char role[16];
+    int64_t chat_id, ts; /* chat_id 0: none */
+    char type[16];       /* a message's role, "page", a summary's kind */
+    char *title, *url;   /* pages */
 } cand;
 
-static cand *find_or_add(cand **c, size_t *n, size_t *cap, int64_t id)
+typedef struct {
+    cand *v;
+    size_t n, cap;
+} cands;
+
+static cand *add(cands *c, int db, int64_t id)
 {
-    for (size_t i = 0; i < *n; i++)
-        if ((*c)[i].id == id) return &(*c)[i];
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        cand *g = realloc(*c, nc * sizeof *g);
-        if (!g) return NULL;
-        *c = g;
-        *cap = nc;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        cand *v = realloc(c->v, cap * sizeof *v);
+        if (!v) return NULL;
+        c->v = v, c->cap = cap;
     }
-    cand *x = &(*c)[(*n)++];
+    cand *x = &c->v[c->n++];
     memset(x, 0, sizeof *x);
-    x->id = id;
+    x->db = db, x->id = id;
     return x;
+}
+
+static void cand_free(cand *x)
+{
+    free(x->snippet);
+    free(x->title);
+    free(x->url);
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->db != y->db) return x->db - y->db;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
 static int by_score(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? 1 : -1;
-    return x->id < y->id ? -1 : x->id > y->id;
+    return by_key(a, b);
+}
+
+/* One candidate per (database, id): the text and vector parts of a record joined. */
+static void merge_dups(cands *c)
+{
+    if (c->n > 1) qsort(c->v, c->n, sizeof *c->v, by_key);
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (k && !by_key(&c->v[k - 1], &c->v[i])) {
+            cand *d = &c->v[k - 1], *x = &c->v[i];
+            if (x->fts_rank) {
+                d->fts_rank = x->fts_rank, d->bm25 = x->bm25;
+                if (!d->snippet) d->snippet = x->snippet, x->snippet = NULL;
+            }
+            if (x->vec_rank) d->vec_rank = x->vec_rank, d->distance = x->distance;
+            cand_free(x);
+            continue;
+        }
+        c->v[k++] = c->v[i];
+    }
+    c->n = k;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* The full-text list of one database into c. */
+static int text_list(ta_store *s, int db, const ta_hybrid_params *p, uint32_t depth, cands *c,
+                     ta_error *err)
+{
+    json_t *hits;
+    if (db == DB_MESSAGES) {
+        hits = ta_store_search_text(s, p->text, p->chat_id, depth, err);
+    } else {
+        ta_record_filter f = {.since_ms = p->since_ms,
+                              .until_ms = p->until_ms,
+                              .type = p->type,
+                              .chat_id = p->chat_id};
+        hits = ta_store_search_records(s, db_names[db], p->text, &f, depth, err);
+    }
+    if (!hits) return err ? err->code : TA_EIO;
+    size_t i;
+    json_t *h;
+    int rc = TA_OK;
+    json_array_foreach(hits, i, h)
+    {
+        cand *x = add(c, db, json_integer_value(json_object_get(h, "id")));
+        if (!x) {
+            rc = ta_error_set(err, TA_ENOMEM, "out of memory");
+            break;
+        }
+        x->fts_rank = (int)i + 1;
+        x->bm25 = json_number_value(json_object_get(h, "score"));
+        x->snippet = dup_or_null(jstr(h, "snippet"));
+        if (db != DB_MESSAGES) { /* records come whole from their search */
+            x->ts = json_integer_value(json_object_get(h, "timestamp_ms"));
+            x->chat_id = json_integer_value(json_object_get(h, "chat_id"));
+            snprintf(x->type, sizeof x->type, "%s", jstr(h, "type") ? jstr(h, "type") : "");
+            x->title = dup_or_null(jstr(h, "title"));
+            x->url = dup_or_null(jstr(h, "url"));
+        }
+    }
+    json_decref(hits);
+    return rc;
+}
+
+static bool allowed(const int64_t *ids, size_t n, int64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && ids[lo] == id;
+}
+
+/* A message candidate checked against the filters through its stored row (a vector
+ * hit may be gone already), and filled in. */
+static bool keep_message(ta_store *s, const ta_hybrid_params *p, const int64_t *allow,
+                         size_t n_allow, bool entity, cand *x)
+{
+    if (entity && !allowed(allow, n_allow, x->id)) return false;
+    ta_message_view v;
+    if (ta_store_message_view(s, x->id, &v, NULL) != TA_OK) return false;
+    if (p->chat_id && v.chat_id != p->chat_id) return false;
+    if (p->since_ms && v.timestamp_ms < p->since_ms) return false;
+    if (p->until_ms && v.timestamp_ms > p->until_ms) return false;
+    if (p->role && strcmp(p->role, v.role)) return false;
+    if (p->type && strcmp(p->type, v.role)) return false;
+    x->chat_id = v.chat_id;
+    x->ts = v.timestamp_ms;
+    snprintf(x->type, sizeof x->type, "%s", v.role);
+    if (!x->snippet) { /* a vector-only hit: the start of its text */
+        size_t len = v.content_len < 160 ? v.content_len : 160;
+        while (len < v.content_len && len > 0 && ((unsigned char)v.content[len] & 0xc0) == 0x80)
+            len--; /* whole UTF-8 characters */
+        x->snippet = strndup(v.content, len);
+    }
+    return true;
+}
+
+static json_t *result(const cand *x)
+{
+    json_t *ex = json_object();
+    if (x->fts_rank)
+        json_object_set_new(ex, "text",
+                            json_pack("{s:i,s:f}", "rank", x->fts_rank, "bm25", x->bm25));
+    if (x->vec_rank)
+        json_object_set_new(ex, "vector",
+                            json_pack("{s:i,s:f}", "rank", x->vec_rank, "distance", x->distance));
+    json_t *sn = json_string(x->snippet ? x->snippet : "");
+    json_t *o = json_pack("{s:s,s:I,s:s,s:o,s:I,s:f,s:o}", "database", db_names[x->db], "id",
+                          (json_int_t)x->id, "type", x->type, "snippet", sn ? sn : json_string(""),
+                          "timestamp_ms", (json_int_t)x->ts, "score", x->score, "explain", ex);
+    if (x->db == DB_MESSAGES) {
+        json_object_set_new(o, "chat_id", json_integer((json_int_t)x->chat_id));
+        json_object_set_new(o, "role", json_string(x->type));
+    } else if (x->db == DB_PAGES) {
+        json_object_set_new(o, "title", x->title ? json_string(x->title) : json_null());
+        json_object_set_new(o, "url", json_string(x->url ? x->url : ""));
+    } else {
+        json_object_set_new(o, "chat_id",
+                            x->chat_id ? json_integer((json_int_t)x->chat_id) : json_null());
+    }
+    return o;
 }
 
 json_t *ta_hybrid_search(ta_store *s, const ta_hnsw *idx, const ta_hybrid_params *p, ta_error *err)
@@ -63,39 +223,36 @@ json_t *ta_hybrid_search(ta_store *s, const ta_hnsw *idx, const ta_hybrid_params
             return NULL;
         }
     }
+    unsigned dbs = p->databases ? p->databases : TA_HYBRID_CONVERSATIONS;
+    bool entity = p->entity_id > 0 || p->entity;
+    if (entity) dbs &= TA_HYBRID_CONVERSATIONS;               /* only messages mention entities */
+    if (p->chat_id) dbs &= ~(unsigned)TA_HYBRID_TOOL_RESULTS; /* pages belong to no chat */
+    if (p->role) dbs &= TA_HYBRID_CONVERSATIONS;
     uint32_t limit = p->limit ? p->limit : 20;
     uint32_t depth = (p->offset + limit) * 4 + 20;
-    cand *c = NULL;
-    size_t n = 0, cap = 0;
-    int rc = TA_OK;
-    if (text) {
-        json_t *hits = ta_store_search_text(s, p->text, p->chat_id, depth, err);
-        if (!hits) return NULL;
-        size_t i;
-        json_t *h;
-        json_array_foreach(hits, i, h)
-        {
-            cand *x = find_or_add(&c, &n, &cap, json_integer_value(json_object_get(h, "id")));
-            if (!x) {
-                rc = ta_error_set(err, TA_ENOMEM, "out of memory");
-                break;
-            }
-            x->fts_rank = (int)i + 1;
-            x->bm25 = json_number_value(json_object_get(h, "score"));
-            x->snippet = strdup(json_string_value(json_object_get(h, "snippet")));
-        }
-        json_decref(hits);
+    int64_t *allow = NULL;
+    size_t n_allow = 0;
+    int rc = entity ? ta_store_entity_message_ids(s, p->entity_id, p->entity, &allow, &n_allow, err)
+                    : TA_OK;
+    cands c = {0};
+    for (int db = 0; !rc && text && db < N_DBS; db++) {
+        if (!(dbs & (1u << db))) continue;
+        uint32_t d = depth;
+        if (db == DB_MESSAGES && entity) d = depth * 8 < 20000 ? depth * 8 : 20000;
+        if (!(db == DB_MESSAGES && entity && !n_allow)) rc = text_list(s, db, p, d, &c, err);
     }
-    if (!rc && vec && idx) {
+    if (!rc && vec && idx && (dbs & TA_HYBRID_CONVERSATIONS) && !(entity && !n_allow)) {
         ta_hnsw_hit *hits = malloc(depth * sizeof *hits);
         uint32_t got = 0;
+        ta_hnsw_allow al = {(const uint64_t *)allow, n_allow};
         if (!hits)
             rc = ta_error_set(err, TA_ENOMEM, "out of memory");
         else
-            rc = ta_hnsw_search(idx, p->vector, depth, depth > 64 ? depth : 64, NULL, NULL, hits,
+            rc = ta_hnsw_search(idx, p->vector, depth, depth > 64 ? depth : 64,
+                                entity ? ta_hnsw_filter_allow : NULL, entity ? &al : NULL, hits,
                                 &got, err);
         for (uint32_t i = 0; !rc && i < got; i++) {
-            cand *x = find_or_add(&c, &n, &cap, (int64_t)hits[i].id);
+            cand *x = add(&c, DB_MESSAGES, (int64_t)hits[i].id);
             if (!x) {
                 rc = ta_error_set(err, TA_ENOMEM, "out of memory");
                 break;
@@ -105,68 +262,43 @@ json_t *ta_hybrid_search(ta_store *s, const ta_hnsw *idx, const ta_hybrid_params
         }
         free(hits);
     }
-    /* filters, through the stored message (a vector hit may be gone already) */
-    size_t kept = 0;
-    double max_bm25 = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-        ta_message_view v;
-        if (ta_store_message_view(s, c[i].id, &v, NULL) != TA_OK) goto drop;
-        if (p->chat_id && v.chat_id != p->chat_id) goto drop;
-        if (p->since_ms && v.timestamp_ms < p->since_ms) goto drop;
-        if (p->until_ms && v.timestamp_ms > p->until_ms) goto drop;
-        if (p->role && strcmp(p->role, v.role)) goto drop;
-        c[i].chat_id = v.chat_id;
-        c[i].ts = v.timestamp_ms;
-        snprintf(c[i].role, sizeof c[i].role, "%s", v.role);
-        if (!c[i].snippet) { /* a vector-only hit: the start of its text */
-            size_t len = v.content_len < 160 ? v.content_len : 160;
-            while (len < v.content_len && len > 0 && ((unsigned char)v.content[len] & 0xc0) == 0x80)
-                len--; /* whole UTF-8 characters */
-            c[i].snippet = strndup(v.content, len);
-        }
-        if (c[i].bm25 > max_bm25) max_bm25 = c[i].bm25;
-        c[kept++] = c[i];
-        continue;
-    drop:
-        free(c[i].snippet);
-    }
-    n = rc ? n : kept;
     json_t *out = NULL;
     if (!rc) {
-        for (size_t i = 0; i < n; i++) {
+        merge_dups(&c);
+        size_t kept = 0;
+        double max_bm25[N_DBS] = {0};
+        for (size_t i = 0; i < c.n; i++) {
+            cand *x = &c.v[i];
+            if (x->db == DB_MESSAGES && !keep_message(s, p, allow, n_allow, entity, x)) {
+                cand_free(x);
+                continue;
+            }
+            if (x->bm25 > max_bm25[x->db]) max_bm25[x->db] = x->bm25;
+            c.v[kept++] = *x;
+        }
+        c.n = kept;
+        for (size_t i = 0; i < c.n; i++) {
+            cand *x = &c.v[i];
             if (p->weighted) { /* both parts in [0, 1] */
-                double t = c[i].fts_rank && max_bm25 > 0 ? c[i].bm25 / max_bm25 : 0;
-                double v = c[i].vec_rank ? 1.0 - c[i].distance / 2.0 : 0; /* cosine distance */
-                c[i].score = p->w_text * t + p->w_vector * v;
+                double t = x->fts_rank && max_bm25[x->db] > 0 ? x->bm25 / max_bm25[x->db] : 0;
+                double v = x->vec_rank ? 1.0 - x->distance / 2.0 : 0; /* cosine distance */
+                x->score = p->w_text * t + p->w_vector * v;
             } else {
-                c[i].score = (c[i].fts_rank ? 1.0 / (RRF_K + c[i].fts_rank) : 0) +
-                             (c[i].vec_rank ? 1.0 / (RRF_K + c[i].vec_rank) : 0);
+                x->score = (x->fts_rank ? 1.0 / (RRF_K + x->fts_rank) : 0) +
+                           (x->vec_rank ? 1.0 / (RRF_K + x->vec_rank) : 0);
             }
         }
-        if (n > 1) qsort(c, n, sizeof *c, by_score);
+        if (c.n > 1) qsort(c.v, c.n, sizeof *c.v, by_score);
         json_t *data = json_array();
-        for (size_t i = p->offset; i < n && i < (size_t)p->offset + limit; i++) {
-            json_t *ex = json_object();
-            if (c[i].fts_rank)
-                json_object_set_new(
-                    ex, "text", json_pack("{s:i,s:f}", "rank", c[i].fts_rank, "bm25", c[i].bm25));
-            if (c[i].vec_rank)
-                json_object_set_new(
-                    ex, "vector",
-                    json_pack("{s:i,s:f}", "rank", c[i].vec_rank, "distance", c[i].distance));
-            json_t *sn = json_string(c[i].snippet ? c[i].snippet : "");
-            json_array_append_new(
-                data, json_pack("{s:I,s:I,s:s,s:I,s:o,s:f,s:o}", "id", (json_int_t)c[i].id,
-                                "chat_id", (json_int_t)c[i].chat_id, "role", c[i].role,
-                                "timestamp_ms", (json_int_t)c[i].ts, "snippet",
-                                sn ? sn : json_string(""), "score", c[i].score, "explain", ex));
-        }
-        out =
-            json_pack("{s:o,s:i,s:i,s:s,s:i}", "data", data, "offset", (int)p->offset, "limit",
-                      (int)limit, "fusion", p->weighted ? "weighted" : "rrf", "candidates", (int)n);
+        for (size_t i = p->offset; i < c.n && i < (size_t)p->offset + limit; i++)
+            json_array_append_new(data, result(&c.v[i]));
+        out = json_pack("{s:o,s:i,s:i,s:s,s:i}", "data", data, "offset", (int)p->offset, "limit",
+                        (int)limit, "fusion", p->weighted ? "weighted" : "rrf", "candidates",
+                        (int)c.n);
     }
-    for (size_t i = 0; i < n; i++)
-        free(c[i].snippet);
-    free(c);
+    for (size_t i = 0; i < c.n; i++)
+        cand_free(&c.v[i]);
+    free(c.v);
+    free(allow);
     return out;
 }

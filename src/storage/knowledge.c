@@ -104,7 +104,31 @@ json_t *ta_store_entity_get(ta_store *s, int64_t id, ta_error *err)
     sqlite3_bind_int64(st, 1, id);
     json_t *e = sqlite3_step(st) == SQLITE_ROW ? entity_row(st) : NULL;
     sqlite3_finalize(st);
-    if (!e) ta_error_set(err, TA_ENOTFOUND, "entity %lld does not exist", (long long)id);
+    if (!e) {
+        ta_error_set(err, TA_ENOTFOUND, "entity %lld does not exist", (long long)id);
+        return NULL;
+    }
+    /* provenance: the entities merged into this one */
+    json_t *from = json_array();
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT dropped_id, dropped_label, dropped_type, reason, similarity,"
+                           " merged_ms FROM kg_merges WHERE keep_id = ? ORDER BY id",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            json_t *m =
+                json_pack("{s:I,s:s,s:s,s:s,s:I}", "id", (json_int_t)sqlite3_column_int64(st, 0),
+                          "label", (const char *)sqlite3_column_text(st, 1), "type",
+                          (const char *)sqlite3_column_text(st, 2), "reason",
+                          (const char *)sqlite3_column_text(st, 3), "merged_ms",
+                          (json_int_t)sqlite3_column_int64(st, 5));
+            if (m && sqlite3_column_type(st, 4) != SQLITE_NULL)
+                json_object_set_new(m, "similarity", json_real(sqlite3_column_double(st, 4)));
+            json_array_append_new(from, m);
+        }
+        sqlite3_finalize(st);
+    }
+    json_object_set_new(e, "merged_from", from);
     return e;
 }
 
@@ -246,6 +270,12 @@ json_t *ta_store_shortest_path(ta_store *s, int64_t from, int64_t to, int max_ho
 
 int ta_store_entity_merge(ta_store *s, int64_t keep, int64_t drop, ta_error *err)
 {
+    return ta_store_entity_merge_why(s, keep, drop, "requested", -1, err);
+}
+
+int ta_store_entity_merge_why(ta_store *s, int64_t keep, int64_t drop, const char *reason,
+                              double similarity, ta_error *err)
+{
     ta_store_release_view(s);
     if (keep == drop) return ta_error_set(err, TA_EINVAL, "an entity cannot merge into itself");
     if (sqlite3_exec(s->db, "SAVEPOINT merge", NULL, NULL, NULL) != SQLITE_OK)
@@ -270,6 +300,10 @@ int ta_store_entity_merge(ta_store *s, int64_t keep, int64_t drop, ta_error *err
         "DELETE FROM kg_relations WHERE from_id = ?1 AND to_id = ?1",
         "INSERT OR IGNORE INTO kg_mentions(entity_id, message_id)"
         " SELECT ?1, message_id FROM kg_mentions WHERE entity_id = ?2",
+        /* provenance: what was merged in, why (?3) and how similar (?4, NULL: n/a) */
+        "INSERT INTO kg_merges(keep_id, dropped_id, dropped_label, dropped_type, reason,"
+        " similarity, merged_ms) SELECT ?1, id, label, type, ?3, ?4,"
+        " CAST(strftime('%s') AS INTEGER) * 1000 FROM kg_entities WHERE id = ?2",
         "DELETE FROM kg_entities WHERE id = ?2",
     };
     int rc = TA_OK;
@@ -280,6 +314,13 @@ int ta_store_entity_merge(ta_store *s, int64_t keep, int64_t drop, ta_error *err
         }
         sqlite3_bind_int64(st, 1, keep);
         sqlite3_bind_int64(st, 2, drop);
+        if (sqlite3_bind_parameter_count(st) >= 3) {
+            sqlite3_bind_text(st, 3, reason ? reason : "requested", -1, SQLITE_STATIC);
+            if (similarity >= 0)
+                sqlite3_bind_double(st, 4, similarity);
+            else
+                sqlite3_bind_null(st, 4);
+        }
         int r = sqlite3_step(st);
         if (i == 0 && r != SQLITE_ROW)
             rc = ta_error_set(err, TA_ENOTFOUND, "entity %lld or %lld does not exist",

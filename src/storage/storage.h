@@ -36,6 +36,12 @@ const char *ta_store_path(const ta_store *s);
 /* The schema version of a logical database ("conversations", ...), or -1. */
 int ta_store_schema_version(ta_store *s, const char *db);
 
+/* A transaction of the caller's around several writes (transaction.c): all of them
+ * land, or (rollback, or a failed commit) none. Writes inside it nest as savepoints. */
+int ta_store_begin(ta_store *s, ta_error *err);
+int ta_store_commit(ta_store *s, ta_error *err);
+void ta_store_rollback(ta_store *s);
+
 /* ---- conversations ---- */
 
 typedef struct ta_message_in {
@@ -92,6 +98,15 @@ int ta_store_chat_delete(ta_store *s, int64_t chat_id, ta_error *err);
 json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id /* 0: all */,
                              int64_t limit, ta_error *err);
 
+/* Indexes for full-text search the messages written since the last indexing, oldest
+ * first, at most max_rows of them (0: all), in one transaction of its own; returns how
+ * many it indexed (0: none were waiting) or a negative TA_E* code. Writes leave the
+ * indexing of their messages to later so that a message costs only its row: a batch
+ * (ta_store_messages_add of many) indexes the backlog before it commits, a search
+ * indexes what is left before it runs, and a server calls this from a background thread
+ * (on its own ta_store) so that neither waits on a long backlog. */
+int ta_store_fts_sync(ta_store *s, size_t max_rows, ta_error *err);
+
 /* Moves messages older than the given ages into the recent and archive tiers. */
 int ta_store_retier(ta_store *s, int64_t now_ms, int64_t recent_after_ms, int64_t archive_after_ms,
                     ta_error *err);
@@ -126,6 +141,7 @@ int ta_store_entity_upsert(ta_store *s, const char *label, const char *type, con
                            double confidence, int64_t *id, ta_error *err);
 /* Entities whose label or an alias matches name (case and spacing ignored). */
 json_t *ta_store_entity_find(ta_store *s, const char *name, ta_error *err);
+/* An entity with "merged_from": [{id, label, type, reason, similarity?, merged_ms}]. */
 json_t *ta_store_entity_get(ta_store *s, int64_t id, ta_error *err);
 /* A relation from -> to; TA_ENOTFOUND when either entity does not exist. */
 int ta_store_relation_add(ta_store *s, int64_t from, int64_t to, const char *type, double weight,
@@ -139,9 +155,109 @@ json_t *ta_store_shortest_path(ta_store *s, int64_t from, int64_t to, int max_ho
 /* Merges drop into keep: aliases, relations (with "merged from" provenance) and
  * mentions move to keep; drop is deleted. All or nothing. */
 int ta_store_entity_merge(ta_store *s, int64_t keep, int64_t drop, ta_error *err);
+/* The same, recording why (e.g. "requested", "same label", "similar embedding") and the
+ * similarity (negative: none) in the kept entity's "merged_from" (ta_store_entity_get). */
+int ta_store_entity_merge_why(ta_store *s, int64_t keep, int64_t drop, const char *reason,
+                              double similarity, ta_error *err);
 /* Pairs [a, b] that look like one entity: the same normalized label (of other types),
  * or one's label among the other's aliases. */
 json_t *ta_store_duplicate_entities(ta_store *s, ta_error *err);
+
+/* ---- the weaver's records (links.c) ---- */
+
+/* A link between two similar messages (either order). */
+typedef struct ta_store_link {
+    int64_t a, b;
+    double similarity;
+} ta_store_link;
+/* Adds links in one transaction; a link found again keeps the higher similarity, one
+ * to a message that no longer exists is skipped. */
+int ta_store_links_add(ta_store *s, const ta_store_link *links, size_t n, ta_error *err);
+/* The messages linked to id, most similar first:
+ * [{id, chat_id, role, snippet, timestamp_ms, similarity}]. */
+json_t *ta_store_message_links(ta_store *s, int64_t id, int64_t limit, ta_error *err);
+/* Sets (replaces) an entity's embedding; TA_ENOTFOUND for an unknown entity. */
+int ta_store_entity_set_embedding(ta_store *s, int64_t entity_id, const char *model,
+                                  const float *vec, uint32_t dim, ta_error *err);
+/* Calls cb for every entity embedding (float32), in entity id order, until it returns
+ * nonzero. */
+typedef int (*ta_store_entity_vec_fn)(void *ud, int64_t entity_id, const char *type,
+                                      double confidence, const float *vec, uint32_t dim);
+int ta_store_entity_embeddings(ta_store *s, ta_store_entity_vec_fn cb, void *ud, ta_error *err);
+/* Pairs [typed, untyped]: an entity without a type whose normalized label is that of
+ * exactly one typed entity (a mention of it; merging is safe). */
+json_t *ta_store_untyped_duplicates(ta_store *s, ta_error *err);
+
+/* The ids (ascending, malloc'd into *ids) of the messages that mention an entity:
+ * the one with entity_id, or (name non-NULL) every one whose label or an alias is name. */
+int ta_store_entity_message_ids(ta_store *s, int64_t entity_id, const char *name, int64_t **ids,
+                                size_t *n, ta_error *err);
+
+/* ---- tool results, experience, summaries (records.c) ---- */
+
+typedef struct ta_page_in {
+    const char *url, *title, *text; /* title may be NULL */
+    int64_t fetched_ms;             /* 0: now */
+} ta_page_in;
+/* Stores a scraped page. Text stored before (the same sha256) is kept once: *id gets
+ * that page's id, its url and fetch time are updated, and *duplicate is set. */
+int ta_store_page_add(ta_store *s, const ta_page_in *p, int64_t *id, bool *duplicate,
+                      ta_error *err);
+/* {id, url, title, text, content_hash, fetched_ms}, or NULL (TA_ENOTFOUND). */
+json_t *ta_store_page_get(ta_store *s, int64_t id, ta_error *err);
+/* A web search and its results (any JSON; NULL: []). ts_ms 0: now. */
+int ta_store_web_search_add(ta_store *s, const char *query, const json_t *results, int64_t ts_ms,
+                            int64_t *id, ta_error *err);
+/* A function call's arguments (NULL: {}) and result (NULL: none). */
+int ta_store_tool_call_add(ta_store *s, const char *name, const json_t *arguments,
+                           const json_t *result, int64_t ts_ms, int64_t *id, ta_error *err);
+/* Newest first. kind: "pages" (match: url), "searches" (match: query) or "calls"
+ * (match: name); match NULL: all. Pages come with an excerpt, not their whole text. */
+json_t *ta_store_tool_results(ta_store *s, const char *kind, const char *match, int64_t offset,
+                              int64_t limit, ta_error *err);
+
+typedef struct ta_outcome_in {
+    const char *action_type;
+    const json_t *arguments, *result; /* NULL: {} and none */
+    const char *feedback;             /* correction, approval, rejection, neutral (NULL) */
+    int64_t ts_ms;                    /* 0: now */
+} ta_outcome_in;
+int ta_store_outcome_add(ta_store *s, const ta_outcome_in *o, int64_t *id, ta_error *err);
+/* The user's later judgement of an outcome; TA_ENOTFOUND for an unknown one. */
+int ta_store_outcome_feedback(ta_store *s, int64_t id, const char *feedback, ta_error *err);
+/* {"data":[...newest first], "feedback_counts":{approval, correction, rejection,
+ * neutral}} for an action type (NULL: all), optionally of one feedback. */
+json_t *ta_store_outcomes(ta_store *s, const char *action_type, const char *feedback,
+                          int64_t offset, int64_t limit, ta_error *err);
+
+typedef struct ta_summary_in {
+    const char *kind; /* session, daily, weekly */
+    int64_t chat_id;  /* 0: none */
+    const char *text;
+    const int64_t *message_ids; /* the messages it covers (each must exist) */
+    size_t n_messages;
+    int64_t start_ms, end_ms; /* the span it covers */
+} ta_summary_in;
+int ta_store_summary_add(ta_store *s, const ta_summary_in *in, int64_t *id, ta_error *err);
+/* Newest span first; kind NULL, chat_id 0, since/until 0: any. A summary matches a
+ * time range when its span overlaps it. */
+json_t *ta_store_summaries(ta_store *s, const char *kind, int64_t chat_id, int64_t since_ms,
+                           int64_t until_ms, int64_t offset, int64_t limit, ta_error *err);
+/* Deletes a record: kind "page", "search", "call", "outcome" or "summary". */
+int ta_store_record_delete(ta_store *s, const char *kind, int64_t id, ta_error *err);
+
+/* Full-text search (BM25, best first) over "tool_results" (pages: title and text) or
+ * "summaries": [{id, score, snippet, timestamp_ms, type, title?, url?, chat_id?}]. */
+typedef struct ta_record_filter {
+    int64_t since_ms, until_ms; /* 0: open */
+    const char *type;           /* "page"; a summary kind; NULL: any */
+    int64_t chat_id;            /* summaries only; 0: any */
+} ta_record_filter;
+json_t *ta_store_search_records(ta_store *s, const char *db, const char *query,
+                                const ta_record_filter *f, int64_t limit, ta_error *err);
+/* A free-text query as FTS5 terms, all required, every one quoted (no FTS syntax gets
+ * through); malloc'd, "" when there are no words; NULL when out of memory. */
+char *ta_store_fts_query(const char *q);
 
 /* ---- export / import of one chat ---- */
 

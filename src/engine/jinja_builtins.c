@@ -277,7 +277,7 @@ static int do_replace(jrender *r, const jnode *at, jv in, const jargs *a, jv *ou
 /* Python's str.split(sep=None, maxsplit=-1). */
 static int do_split(jrender *r, const jnode *at, jv in, const jargs *a, jv *out)
 {
-    jstr s, sep;
+    jstr s, sep = {0};
     int64_t maxsplit;
     if (str_of(r, at, in, &s)) return -1;
     const jv *sv = arg(a, 0, "sep");

@@ -335,7 +335,7 @@ static int rd_str(parser *p, uint64_t *off, uint64_t *len, const char *what)
 static int rd_name(parser *p, const char **name, size_t *len, const char *what)
 {
     size_t at = p->pos;
-    uint64_t off, n;
+    uint64_t off = 0, n = 0;
     int rc = rd_str(p, &off, &n, what);
     if (rc) return rc;
     if (n == 0) return perr(p, at, "%s is empty", what);

@@ -141,6 +141,58 @@ static int text_list(ta_store *s, int db, const ta_hybrid_params *p, uint32_t de
     return rc;
 }
 
+/* Allow-lists up to this size are searched exactly (their vectors read and compared)
+ * instead of through the graph, which wanders far when few nodes qualify. */
+#define EXACT_MAX 4096
+
+typedef struct {
+    const float *q;
+    uint32_t dim, k, n;
+    double qnorm;
+    ta_hnsw_hit *hits; /* the k nearest so far, nearest first */
+} exact;
+
+static int exact_one(void *ud, int64_t id, const char *model, const float *v, uint32_t dim)
+{
+    (void)model;
+    exact *e = ud;
+    if (dim != e->dim) return 0;
+    double dot = 0, vv = 0;
+    for (uint32_t i = 0; i < dim; i++)
+        dot += (double)e->q[i] * v[i], vv += (double)v[i] * v[i];
+    if (vv <= 0 || e->qnorm <= 0) return 0;
+    float d = (float)(1.0 - dot / (sqrt(vv) * e->qnorm)); /* cosine distance, as the index */
+    if (e->n == e->k && d >= e->hits[e->n - 1].distance) return 0;
+    uint32_t i = e->n < e->k ? e->n++ : e->n - 1;
+    while (i > 0 && e->hits[i - 1].distance > d) {
+        e->hits[i] = e->hits[i - 1];
+        i--;
+    }
+    e->hits[i] = (ta_hnsw_hit){(uint64_t)id, d};
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Keeps in a (sorted) the ids also in b (sorted). */
+static void intersect(int64_t *a, size_t *na, const int64_t *b, size_t nb)
+{
+    size_t i = 0, j = 0, k = 0;
+    while (i < *na && j < nb) {
+        if (a[i] < b[j])
+            i++;
+        else if (a[i] > b[j])
+            j++;
+        else
+            a[k++] = a[i++], j++;
+    }
+    *na = k;
+}
+
 static bool allowed(const int64_t *ids, size_t n, int64_t id)
 {
     size_t lo = 0, hi = n;
@@ -230,10 +282,28 @@ json_t *ta_hybrid_search(ta_store *s, const ta_hnsw *idx, const ta_hybrid_params
     if (p->role) dbs &= TA_HYBRID_CONVERSATIONS;
     uint32_t limit = p->limit ? p->limit : 20;
     uint32_t depth = (p->offset + limit) * 4 + 20;
+    /* The messages a chat or entity filter allows (sorted), for the vector part and the
+     * entity check. */
     int64_t *allow = NULL;
     size_t n_allow = 0;
+    bool restrict_ids = entity || (p->chat_id && vec);
     int rc = entity ? ta_store_entity_message_ids(s, p->entity_id, p->entity, &allow, &n_allow, err)
                     : TA_OK;
+    if (!rc && p->chat_id && vec) {
+        int64_t *in_chat = NULL;
+        size_t n_chat = 0;
+        rc = ta_store_chat_message_ids(s, p->chat_id, &in_chat, &n_chat, err);
+        if (rc == TA_ENOTFOUND) rc = TA_OK, n_chat = 0; /* an unknown chat: nothing matches */
+        if (!rc && n_chat > 1) qsort(in_chat, n_chat, sizeof *in_chat, cmp_i64);
+        if (!rc && entity) {
+            intersect(allow, &n_allow, in_chat, n_chat);
+            free(in_chat);
+        } else if (!rc) {
+            allow = in_chat, n_allow = n_chat;
+        } else {
+            free(in_chat);
+        }
+    }
     cands c = {0};
     for (int db = 0; !rc && text && db < N_DBS; db++) {
         if (!(dbs & (1u << db))) continue;
@@ -241,16 +311,24 @@ json_t *ta_hybrid_search(ta_store *s, const ta_hnsw *idx, const ta_hybrid_params
         if (db == DB_MESSAGES && entity) d = depth * 8 < 20000 ? depth * 8 : 20000;
         if (!(db == DB_MESSAGES && entity && !n_allow)) rc = text_list(s, db, p, d, &c, err);
     }
-    if (!rc && vec && idx && (dbs & TA_HYBRID_CONVERSATIONS) && !(entity && !n_allow)) {
+    if (!rc && vec && idx && (dbs & TA_HYBRID_CONVERSATIONS) && !(restrict_ids && !n_allow)) {
         ta_hnsw_hit *hits = malloc(depth * sizeof *hits);
         uint32_t got = 0;
         ta_hnsw_allow al = {(const uint64_t *)allow, n_allow};
-        if (!hits)
+        if (!hits) {
             rc = ta_error_set(err, TA_ENOMEM, "out of memory");
-        else
+        } else if (restrict_ids && n_allow <= EXACT_MAX) {
+            double qq = 0;
+            for (uint32_t i = 0; i < p->dim; i++)
+                qq += (double)p->vector[i] * p->vector[i];
+            exact e = {.q = p->vector, .dim = p->dim, .k = depth, .qnorm = sqrt(qq), .hits = hits};
+            rc = ta_store_message_vectors(s, allow, n_allow, exact_one, &e, err);
+            got = e.n;
+        } else {
             rc = ta_hnsw_search(idx, p->vector, depth, depth > 64 ? depth : 64,
-                                entity ? ta_hnsw_filter_allow : NULL, entity ? &al : NULL, hits,
-                                &got, err);
+                                restrict_ids ? ta_hnsw_filter_allow : NULL,
+                                restrict_ids ? &al : NULL, hits, &got, err);
+        }
         for (uint32_t i = 0; !rc && i < got; i++) {
             cand *x = add(&c, DB_MESSAGES, (int64_t)hits[i].id);
             if (!x) {

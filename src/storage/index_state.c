@@ -78,3 +78,30 @@ int64_t ta_store_message_embedding_count(ta_store *s, uint32_t dim, ta_error *er
     sqlite3_finalize(st);
     return n;
 }
+
+int ta_store_message_vectors(ta_store *s, const int64_t *ids, size_t n, ta_store_embedding_fn cb,
+                             void *ud, ta_error *err)
+{
+    ta_store_release_view(s);
+    sqlite3_stmt *st;
+    /* through the message's embedding id: two primary-key lookups a message */
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT v.model, v.dim, v.data FROM conv_messages m"
+                           " JOIN emb_vectors v ON v.id = m.embedding_id"
+                           " WHERE m.id = ? AND v.storage = 'f32'",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s->db, err, "reading embeddings");
+    int rc = TA_OK;
+    for (size_t i = 0; !rc && i < n; i++) {
+        sqlite3_bind_int64(st, 1, ids[i]);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            uint32_t dim = (uint32_t)sqlite3_column_int(st, 1);
+            const void *blob = sqlite3_column_blob(st, 2);
+            if (blob && (size_t)sqlite3_column_bytes(st, 2) == dim * sizeof(float))
+                rc = cb(ud, ids[i], (const char *)sqlite3_column_text(st, 0), blob, dim);
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}

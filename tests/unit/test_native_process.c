@@ -284,6 +284,70 @@ static void test_generate_stream(void **state)
     assert_int_equal(finish(&h), 0);
 }
 
+/* The memory through the pipe, the same actions as over HTTP: a chat, messages with
+ * embeddings and an entity, hybrid search, a page, the weaver, stats; a bad request
+ * gets an error reply naming the field. */
+static void test_memory_actions(void **state)
+{
+    (void)state;
+    char db[64];
+    snprintf(db, sizeof db, "%s/nm-db", data_dir);
+    const char *args[] = {"--db-path", db, NULL};
+    host h = spawn("native", args);
+    send_json(&h, "{\"action\":\"create_chat\",\"messageId\":\"c\",\"title\":\"pipe\"}");
+    json_t *m = recv_json(&h);
+    json_int_t chat = json_integer_value(json_object_get(m, "id"));
+    assert_true(chat > 0);
+    json_decref(m);
+    char req[512];
+    static const char *const texts[] = {"the red bicycle in the garden", "a red bicycle bell",
+                                        "tomatoes ripen in the sun"};
+    static const char *const vecs[] = {"[1,0,0]", "[0.95,0.2,0]", "[0,0,1]"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(req, sizeof req,
+                 "{\"action\":\"add_message\",\"messageId\":\"a%d\",\"chat_id\":%lld,"
+                 "\"role\":\"user\",\"content\":\"%s\",\"embedding\":%s,"
+                 "\"embedding_model\":\"t\",\"entities\":[\"bicycle\"]}",
+                 i, (long long)chat, texts[i], vecs[i]);
+        send_json(&h, req);
+        m = recv_json(&h);
+        assert_true(json_is_true(json_object_get(m, "indexed")));
+        if (i == 1) assert_int_equal(json_integer_value(json_object_get(m, "links")), 1);
+        json_decref(m);
+    }
+    send_json(&h, "{\"action\":\"search_memory\",\"messageId\":\"s\",\"query\":\"red "
+                  "bicycle\",\"embedding\":[1,0,0],\"limit\":5}");
+    m = recv_json(&h);
+    json_t *data = json_object_get(m, "data");
+    assert_int_equal(json_array_size(data), 3); /* two by text and vector, one by vector */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(data, 0), "id")), 1);
+    assert_non_null(json_object_get(json_object_get(json_array_get(data, 0), "explain"), "text"));
+    json_decref(m);
+    send_json(&h, "{\"action\":\"add_page\",\"messageId\":\"p\",\"url\":\"https://a.example\","
+                  "\"text\":\"bicycle repair guide\"}");
+    m = recv_json(&h);
+    assert_true(json_is_false(json_object_get(m, "duplicate")));
+    json_decref(m);
+    send_json(&h, "{\"action\":\"weave_memory\",\"messageId\":\"w\",\"dry_run\":true}");
+    m = recv_json(&h);
+    assert_int_equal(json_integer_value(json_object_get(m, "links")), 1);
+    json_decref(m);
+    send_json(&h, "{\"action\":\"memory_stats\",\"messageId\":\"st\",\"check\":true}");
+    m = recv_json(&h);
+    assert_int_equal(json_integer_value(json_object_get(m, "messages")), 3);
+    assert_int_equal(json_integer_value(json_object_get(m, "pages")), 1);
+    assert_string_equal(json_string_value(json_object_get(m, "integrity")), "ok");
+    json_decref(m);
+    send_json(&h, "{\"action\":\"add_summary\",\"messageId\":\"bad\",\"kind\":\"hourly\","
+                  "\"text\":\"x\",\"start_ms\":0,\"end_ms\":1}");
+    m = recv_json(&h);
+    char *dumped = json_dumps(m, JSON_COMPACT);
+    assert_non_null(strstr(dumped, "kind"));
+    free(dumped);
+    json_decref(m);
+    assert_int_equal(finish(&h), 0);
+}
+
 int main(void)
 {
     assert_non_null(mkdtemp(data_dir));
@@ -293,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_keeps_host_alive),
         cmocka_unit_test(test_stream_then_eof_mid_request),
         cmocka_unit_test(test_generate_stream),
+        cmocka_unit_test(test_memory_actions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

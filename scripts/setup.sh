@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
   libmicrohttpd-dev libjansson-dev libcmocka-dev libpcre2-dev libutf8proc-dev libsqlite3-dev
-  libhnswlib-dev libssl-dev
+  libhnswlib-dev libssl-dev libcurl4-openssl-dev nginx-light
   curl wrk openssl iproute2 util-linux procps
   python3 python3-numpy
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user

@@ -1,6 +1,6 @@
 /*
  * main.c - `tabagent`: the command-line tool for models (info, synth, tokenize, embed, generate,
- * bench).
+ * bench, and the model cache: pull, ls, rm).
  */
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +27,12 @@ static const struct {
     {"bench", ta_cli_bench,
      "bench -m FILE [-p 512] [-n 128] [-t THREADS] [-r REPEATS] [--json]   prompt and decoding "
      "speed"},
+    {"pull", ta_cli_pull,
+     "pull [MODEL] [--parts N] [--offline] [--stall-timeout S] [--model-cache-path DIR]   "
+     "download from the Hugging Face Hub (NDJSON progress); MODEL: org/name[@rev][:QUANT|:FILE] "
+     "or a library name; none: the default chat model"},
+    {"ls", ta_cli_ls, "ls [--json] [--model-cache-path DIR]      the cached models"},
+    {"rm", ta_cli_rm, "rm MODEL [--model-cache-path DIR]         delete a cached model"},
 };
 
 static void usage(FILE *f)

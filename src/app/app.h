@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "../core/core.h"
+#include "../modelcache/cache.h"
+#include "../modelcache/hub.h"
 
 typedef struct ta_models ta_models;
 typedef struct ta_store ta_store;
@@ -36,6 +38,11 @@ typedef struct ta_app {
     int64_t index_max_id;        /* msg_index holds the embeddings up to this id ... */
     int64_t index_changes;       /* ... as of this change count (memory_index.c) */
     atomic_ulong index_unsaved;  /* changes to msg_index since it was last saved */
+    ta_cache cache;              /* the model cache (modelcache/cache.h) */
+    ta_hub hub;                  /* the Hugging Face Hub client; its token may change ... */
+    pthread_mutex_t hub_lock;    /* ... under this lock: copy it under the lock to use it */
+    bool offline;                /* --offline: models from the cache only */
+    unsigned download_parts;     /* parallel ranged parts per downloaded file */
     ta_maintenance *maintenance; /* the background thread (maintenance.c) */
 } ta_app;
 
@@ -65,6 +72,12 @@ int ta_app_index_save(ta_app *app, ta_error *err);
  * changes (every interval_s seconds at most, and at stop). */
 int ta_app_maintenance_start(ta_app *app, unsigned interval_s, ta_error *err);
 void ta_app_maintenance_stop(ta_app *app);
+
+/* The Hub client and cache (ta_app_init sets them up; token file <data dir>/hf_token). */
+void ta_app_hub_copy(ta_app *app, ta_hub *out);
+/* The orchestrator's resolver (models.h) for cached models: ud is the app; name is a
+ * spec (org/name[@rev][:QUANT|:FILE]) or a library name. */
+int ta_app_resolve_cached(void *ud, const char *name, char *path, size_t cap, ta_error *err);
 
 /* Seconds since ta_app_init. */
 double ta_app_uptime(const ta_app *app);

@@ -37,6 +37,8 @@ struct ta_models {
     pthread_t reaper;
     pthread_cond_t wake;
     bool stop, reaper_started;
+    ta_models_resolver resolver;
+    void *resolver_ud;
 };
 
 static double now_s(void)
@@ -66,6 +68,14 @@ static void *reaper_main(void *arg)
     }
     pthread_mutex_unlock(&o->mu);
     return NULL;
+}
+
+void ta_models_set_resolver(ta_models *o, ta_models_resolver fn, void *ud)
+{
+    pthread_mutex_lock(&o->mu);
+    o->resolver = fn;
+    o->resolver_ud = ud;
+    pthread_mutex_unlock(&o->mu);
 }
 
 ta_models *ta_models_new(ta_ml *ml, const ta_models_config *cfg, ta_error *err)
@@ -201,6 +211,16 @@ static entry *resolve(ta_models *o, const char *name, ta_error *err)
     if (len > 5 && !strcmp(name + len - 5, ".gguf") && !stat(name, &st) && S_ISREG(st.st_mode) &&
         add(o, name, name, err) == TA_OK)
         return find(o, name);
+    if (o->resolver) { /* a cached model */
+        char path[4096];
+        ta_error rerr = {0};
+        int rc = o->resolver(o->resolver_ud, name, path, sizeof path, &rerr);
+        if (rc == TA_OK && add(o, name, path, err) == TA_OK) return find(o, name);
+        if (rc != TA_OK && (rc != TA_ENOTFOUND || rerr.message[0])) { /* it was one */
+            if (err) *err = rerr;
+            return NULL;
+        }
+    }
     ta_error_set(err, TA_ENOTFOUND,
                  "model '%.200s' is not known (GET /v1/models lists the ids; a path to a .gguf "
                  "file also works)",

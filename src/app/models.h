@@ -2,8 +2,9 @@
  * models.h - the model orchestrator: which models the server knows, which are loaded,
  * and for how long they stay.
  *
- * A model is known by id: those given at start (--model [ID=]PATH) and any GGUF named
- * by its path in a request (its id is then the path). A request "uses" a model: it is
+ * A model is known by id: those given at start (--model [ID=]PATH), any GGUF named
+ * by its path in a request (its id is then the path), and the cached models a resolver
+ * finds (the id is then the name asked for, e.g. org/name:Q4_K_M). A request "uses" a model: it is
  * loaded on first use (through the ML client), kept while requests use it, and
  * unloaded keep_alive seconds after the last one ends (per request, else the server's
  * default; 0 unloads at once, a negative value keeps it forever). Loading respects a
@@ -31,6 +32,14 @@ typedef struct ta_models_config {
 /* ml is borrowed and must outlive the orchestrator. */
 ta_models *ta_models_new(ta_ml *ml, const ta_models_config *cfg, ta_error *err);
 void ta_models_free(ta_models *o);
+
+/* Finds the local file of a name the orchestrator does not know (a cached model id such
+ * as org/name:Q4_K_M): TA_OK with its path; an error that explains; or TA_ENOTFOUND with
+ * no message for a name that is not one of its kind. Called with the
+ * orchestrator's lock held: it must not call back into it. */
+typedef int (*ta_models_resolver)(void *ud, const char *name, char *path, size_t cap,
+                                  ta_error *err);
+void ta_models_set_resolver(ta_models *o, ta_models_resolver fn, void *ud);
 
 /* Makes id known (not loaded). TA_ECONFLICT when the id exists with another path. */
 int ta_models_register(ta_models *o, const char *id, const char *path, ta_error *err);

@@ -23,12 +23,48 @@ static ta_models *models_of(ta_call *call, ta_error *err)
 
 /* ---- list, get, load, unload ------------------------------------------------------ */
 
+/* The cached GGUF files not known to the orchestrator yet, as list entries (state
+ * "cached"): loadable by their id. */
+static void add_cached(ta_call *call, json_t *list)
+{
+    json_t *data = json_object_get(list, "data");
+    json_t *cached = ta_cache_list(&call->app->cache, NULL);
+    size_t i, j;
+    json_t *c, *e;
+    json_array_foreach(cached, i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        const char *path = json_string_value(json_object_get(c, "path"));
+        size_t len = id ? strlen(id) : 0;
+        if (len < 5 || strcmp(id + len - 5, ".gguf") ||
+            !json_is_true(json_object_get(c, "current")))
+            continue;
+        bool known = false;
+        json_array_foreach(data, j, e)
+        {
+            const char *p = json_string_value(json_object_get(e, "path"));
+            known = known || (p && path && !strcmp(p, path)) ||
+                    !strcmp(json_string_value(json_object_get(e, "id")), id);
+        }
+        if (known) continue;
+        json_array_append_new(data,
+                              json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:O,s:s,s:s}", "id", id, "object",
+                                        "model", "owned_by", "tabagent", "loaded", 0, "state",
+                                        "cached", "path", path, "size", json_object_get(c, "size"),
+                                        "repo", json_string_value(json_object_get(c, "repo")),
+                                        "source", json_string_value(json_object_get(c, "source"))));
+    }
+    json_decref(cached);
+}
+
 static int do_list(ta_call *call)
 {
     ta_error err = {0};
     ta_models *m = models_of(call, &err);
     if (!m) return fail_err(call, &err);
-    return ta_call_reply(call, ta_models_list(m));
+    json_t *list = ta_models_list(m);
+    add_cached(call, list);
+    return ta_call_reply(call, list);
 }
 
 static const ta_field model_fields[] = {
@@ -68,6 +104,20 @@ static int do_get(ta_call *call)
     if (!m) return fail_err(call, &err);
     const char *name = model_name(call->params, &err);
     json_t *e = name ? ta_models_get(m, name, &err) : NULL;
+    if (!e && name && err.code == TA_ENOTFOUND) { /* a cached model not used yet */
+        json_t *list = json_pack("{s:[]}", "data");
+        add_cached(call, list);
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(list, "data"), i, c)
+        {
+            if (!strcmp(json_string_value(json_object_get(c, "id")), name)) {
+                e = json_incref(c);
+                break;
+            }
+        }
+        json_decref(list);
+    }
     return e ? ta_call_reply(call, e) : fail_err(call, &err);
 }
 

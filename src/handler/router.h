@@ -60,6 +60,8 @@ int ta_router_add_model_actions(ta_router *r);
 int ta_router_add_native_actions(ta_router *r);
 /* Chats, messages, memory search, export/import, backup/restore, stats. */
 int ta_router_add_memory_actions(ta_router *r);
+/* pull_model, delete_model, the Hugging Face token (actions_pull.c). */
+int ta_router_add_pull_actions(ta_router *r);
 
 const ta_action *ta_router_find(const ta_router *r, const char *name);
 size_t ta_router_count(const ta_router *r);

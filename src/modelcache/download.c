@@ -5,7 +5,7 @@
  * range [offset, offset + size) and how much of it is on disk (done); a transfer asks
  * for the rest (Range: bytes=offset+done-offset+size-1) and writes what arrives with
  * pwrite at its place. The sidecar is rewritten (temp file + rename) at most every
- * half second while bytes arrive, after the data it describes was written, so it
+ * tenth of a second while bytes arrive, after the data it describes was written, so it
  * never claims bytes the file does not hold after a crash of the process; the data is
  * flushed to disk (fdatasync) before the sidecar at most every two seconds, and the
  * checksum at the end catches anything a power loss could still have lost.
@@ -30,7 +30,7 @@
 #include "../core/core.h"
 
 #define MIN_PART      (1u << 20) /* no part smaller than 1 MiB */
-#define PERSIST_EVERY 0.5        /* seconds between sidecar rewrites */
+#define PERSIST_EVERY 0.1        /* seconds between sidecar rewrites */
 #define SYNC_EVERY    2.0        /* seconds between fdatasyncs of the data */
 #define MAX_STALLS    50         /* stalled transfers restarted before giving up */
 #define SPACE_MARGIN  (16ull << 20)

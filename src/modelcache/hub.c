@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../core/core.h"
+#include "../core/paths.h"
 
 #define BODY_LIMIT (32u << 20) /* a tree page or an error body */
 
@@ -94,7 +95,14 @@ int ta_hub_set_token(ta_hub *h, const char *token, ta_error *err)
             return ta_error_set(err, TA_EINVAL, "a token has no spaces or control characters");
     if (!token[0] || strlen(token) >= sizeof h->token)
         return ta_error_set(err, TA_EINVAL, "a token is 1 to %zu characters", sizeof h->token - 1);
-    char tmp[4200];
+    char tmp[4200], dir[4200];
+    snprintf(dir, sizeof dir, "%s", h->api_token_path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        int rc = ta_paths_mkdirs(dir, 0700, err);
+        if (rc) return rc;
+    }
     snprintf(tmp, sizeof tmp, "%s.tmp", h->api_token_path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return ta_error_set(err, TA_EIO, "%s: %s", tmp, strerror(errno));

@@ -40,6 +40,8 @@ static const opt options[] = {
      "how long an idle model stays loaded: seconds, 5m, 1h, -1 = forever (default 5m)"},
     {"memory-budget", "TABAGENT_MEMORY_BUDGET", OPT_SIZE, F(memory_budget), "SIZE",
      "memory for loaded models, e.g. 8G (default: no limit)"},
+    {"download-parts", "TABAGENT_DOWNLOAD_PARTS", OPT_UINT, F(download_parts), "N",
+     "parallel ranged connections per downloaded model file (default 8)"},
     {"mode", "TABAGENT_MODE", OPT_MODE, F(mode), "MODE",
      "native | http | webrtc | web | all (default all)"},
     {"host", "TABAGENT_HOST", OPT_STR, F(host), "ADDR", "HTTP listen address (default 127.0.0.1)"},
@@ -194,6 +196,7 @@ static void defaults(ta_server_config *cfg)
     cfg->idle_timeout_s = 60;
     cfg->shutdown_grace_s = 10;
     cfg->parallel = 4;
+    cfg->download_parts = 8;
     strcpy(cfg->keep_alive, "5m");
 }
 
@@ -215,6 +218,8 @@ int ta_server_config_load(ta_server_config *cfg, int argc, char **argv, ta_error
             if (rc) return rc;
         }
     }
+    const char *off = getenv("TABAGENT_OFFLINE");
+    if (off && (!strcmp(off, "1") || !strcmp(off, "true"))) cfg->offline = true;
     /* The original server's name for the model cache variable. */
     if (!getenv("TABAGENT_MODEL_CACHE_PATH") && getenv("TABAGENT_MODEL_CACHE")) {
         int rc = set_opt(cfg, find_opt("model-cache-path", 16), getenv("TABAGENT_MODEL_CACHE"),
@@ -235,6 +240,10 @@ int ta_server_config_load(ta_server_config *cfg, int argc, char **argv, ta_error
         }
         if (!strcmp(name, "version")) {
             cfg->show_version = true;
+            continue;
+        }
+        if (!strcmp(name, "offline")) { /* a switch: no value */
+            cfg->offline = true;
             continue;
         }
         if (!strncmp(name, "parent-window=", 14)) continue; /* Chrome on Windows */
@@ -272,6 +281,9 @@ void ta_server_config_usage(FILE *out, const char *prog)
         snprintf(left, sizeof left, "--%s %s", options[i].flag, options[i].arg);
         fprintf(out, "  %-30s %s\n  %-30s [%s]\n", left, options[i].help, "", options[i].env);
     }
+    fprintf(out, "  %-30s %s\n  %-30s [%s]\n", "--offline",
+            "models from the cache only: no Hugging Face Hub requests", "",
+            "TABAGENT_OFFLINE=1, HF_HUB_OFFLINE=1");
     fprintf(out, "  %-30s %s\n  %-30s %s\n", "--version", "print the version and exit", "--help",
             "print this help and exit");
     fprintf(out,

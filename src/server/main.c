@@ -108,6 +108,9 @@ static int start_models(const ta_server_config *cfg, ta_app *app, ta_ml **ml, ta
     if (!*ml) return err->code;
     app->models = ta_models_new(*ml, &mc, err);
     if (!app->models) return err->code;
+    ta_models_set_resolver(app->models, ta_app_resolve_cached, app); /* cached model ids */
+    app->offline = cfg->offline;
+    app->download_parts = cfg->download_parts ? cfg->download_parts : 8;
     char list[sizeof cfg->models];
     snprintf(list, sizeof list, "%s", cfg->models);
     for (char *save = NULL, *item = strtok_r(list, "\n", &save); item;
@@ -211,7 +214,8 @@ int main(int argc, char **argv)
         ta_router_add_chat_actions(router) != TA_OK ||
         ta_router_add_model_actions(router) != TA_OK ||
         ta_router_add_native_actions(router) != TA_OK ||
-        ta_router_add_memory_actions(router) != TA_OK) {
+        ta_router_add_memory_actions(router) != TA_OK ||
+        ta_router_add_pull_actions(router) != TA_OK) {
         ta_log_error("cannot build the action table");
         ta_router_free(router);
         return 1;

@@ -55,7 +55,9 @@ static json_t *operation(const ta_http_route *rt, const ta_action *a, json_t *sc
     for (const char *p = strchr(rt->pattern, '{'); p; p = strchr(p + 1, '{')) {
         const char *e = strchr(p, '}');
         if (!e) break;
-        json_t *name = json_stringn(p + 1, (size_t)(e - p - 1));
+        size_t nl = (size_t)(e - p - 1);
+        if (nl && p[nl] == '*') nl--; /* {model*}: the rest of the path */
+        json_t *name = json_stringn(p + 1, nl);
         json_array_append_new(params, json_pack("{s:o,s:s,s:b,s:{s:s}}", "name", name, "in", "path",
                                                 "required", 1, "schema", "type", "string"));
     }
@@ -125,10 +127,15 @@ json_t *ta_http_openapi(const ta_router *router, bool auth_enabled)
         if (rt->flags & TA_ROUTE_HIDDEN) continue;
         const ta_action *a = rt->action ? ta_router_find(router, rt->action) : NULL;
         if (rt->action && !a) continue; /* an action this build does not have */
-        json_t *item = json_object_get(paths, rt->pattern);
+        char key[512];                  /* the pattern as OpenAPI writes it: {model*} is {model} */
+        size_t kl = 0;
+        for (const char *c = rt->pattern; *c && kl + 1 < sizeof key; c++)
+            if (!(*c == '*' && c[1] == '}')) key[kl++] = *c;
+        key[kl] = '\0';
+        json_t *item = json_object_get(paths, key);
         if (!item) {
             item = json_object();
-            json_object_set_new(paths, rt->pattern, item);
+            json_object_set_new(paths, key, item);
         }
         char method[16];
         size_t n = strlen(rt->method);

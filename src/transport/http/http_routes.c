@@ -22,7 +22,12 @@ static const ta_http_route routes[] = {
     {"GET", "/v1/models", "list_models", 0, 0, "models"},
     {"POST", "/v1/models/load", "load_model", 0, 0, "models"},
     {"POST", "/v1/models/unload", "unload_model", 0, 0, "models"},
-    {"GET", "/v1/models/{model}", "get_model", 0, 0, "models"},
+    {"POST", "/v1/models/pull", "pull_model", 0, 0, "models"},
+    {"GET", "/v1/models/{model*}", "get_model", 0, 0, "models"},
+    {"DELETE", "/v1/models/{model*}", "delete_model", 0, 0, "models"},
+    {"GET", "/v1/hf/token", "get_hf_token", 0, 0, "models"},
+    {"POST", "/v1/hf/token", "set_hf_token", 0, 0, "models"},
+    {"DELETE", "/v1/hf/token", "clear_hf_token", 0, 0, "models"},
     {"POST", "/tokenize", "tokenize", 0, 0, "models"},
     {"POST", "/detokenize", "detokenize", 0, 0, "models"},
     {"POST", "/v1/tokenize", "tokenize", 0, TA_ROUTE_HIDDEN, "models"},
@@ -79,7 +84,8 @@ const ta_http_route *ta_http_route_at(size_t i)
 }
 
 /* Matches pattern against path segment by segment; {name} captures one non-empty
- * segment. A trailing slash on the path is tolerated. */
+ * segment, and a last {name*} the rest of the path, slashes and all (a model id such
+ * as org/name:Q4_K_M). A trailing slash on the path is tolerated. */
 static bool match(const char *pattern, const char *path, json_t *params)
 {
     const char *p = pattern, *s = path;
@@ -91,6 +97,18 @@ static bool match(const char *pattern, const char *path, json_t *params)
         const char *send = strchr(s, '/');
         size_t plen = pend ? (size_t)(pend - p) : strlen(p);
         size_t slen = send ? (size_t)(send - s) : strlen(s);
+        if (plen >= 3 && p[0] == '{' && p[plen - 2] == '*' && p[plen - 1] == '}' && !pend) {
+            size_t rest = strlen(s);
+            while (rest && s[rest - 1] == '/')
+                rest--;
+            if (rest == 0) return false;
+            if (params) {
+                char name[64];
+                snprintf(name, sizeof name, "%.*s", (int)(plen - 3), p + 1);
+                json_object_set_new(params, name, json_stringn(s, rest));
+            }
+            return true;
+        }
         if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
             if (slen == 0) return false;
             if (params) {

@@ -3,14 +3,24 @@
 // ("lib":"hnswlib"), so bench/hnsw/run.sh can print ratios. Built by run.sh with
 // g++ -O3 -march=native, as the comparison asks.
 //
-// usage: hnswlib_bench DATADIR [M=16] [EF_CONSTRUCTION=200]
+// usage: hnswlib_bench DATADIR [M=16] [EF_CONSTRUCTION=200] [INDEX]
+// INDEX: a saved index to search instead of building one (when the file exists), else
+// where to save the one built; for repeated search-only runs while tuning.
 #include <hnswlib/hnswlib.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <time.h>
 #include <vector>
+
+static double cpu_now()
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static double now()
 {
@@ -18,7 +28,8 @@ static double now()
         .count();
 }
 
-template <class T> static std::vector<T> read_vecs(const char *dir, const char *name, size_t &n, int &dim)
+template <class T>
+static std::vector<T> read_vecs(const char *dir, const char *name, size_t &n, int &dim)
 {
     char path[4096];
     std::snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -35,7 +46,8 @@ template <class T> static std::vector<T> read_vecs(const char *dir, const char *
     std::fseek(f, 0, SEEK_SET);
     for (size_t i = 0; i < n; i++) {
         int d;
-        if (std::fread(&d, 4, 1, f) != 1 || std::fread(&out[i * dim], 4, (size_t)dim, f) != (size_t)dim)
+        if (std::fread(&d, 4, 1, f) != 1 ||
+            std::fread(&out[i * dim], 4, (size_t)dim, f) != (size_t)dim)
             break;
     }
     std::fclose(f);
@@ -54,24 +66,33 @@ int main(int argc, char **argv)
     if (x.empty() || q.empty() || gt.empty() || dq != dim || kg != 10)
         return std::fprintf(stderr, "bad data in %s\n", argv[1]), 1;
     hnswlib::L2Space space(dim);
-    hnswlib::HierarchicalNSW<float> h(&space, n, M, efc, 100);
+    const char *saved = argc > 4 ? argv[4] : nullptr;
+    FILE *sf = saved ? std::fopen(saved, "rb") : nullptr;
+    if (sf) std::fclose(sf);
+    hnswlib::HierarchicalNSW<float> h =
+        sf ? hnswlib::HierarchicalNSW<float>(&space, saved)
+           : hnswlib::HierarchicalNSW<float>(&space, n, M, efc, 100);
     double t0 = now();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; !sf && i < n; i++)
         h.addPoint(&x[i * dim], i);
-    std::printf("{\"bench\":\"hnsw_build\",\"lib\":\"hnswlib\",\"n\":%zu,\"dim\":%d,\"M\":%zu,"
-                "\"ef_construction\":%zu,\"storage\":\"f32\",\"threads\":1,\"build_s\":%.3f}\n",
-                n, dim, M, efc, now() - t0);
+    if (saved && !sf) h.saveIndex(saved);
+    if (!sf)
+        std::printf("{\"bench\":\"hnsw_build\",\"lib\":\"hnswlib\",\"n\":%zu,\"dim\":%d,\"M\":%zu,"
+                    "\"ef_construction\":%zu,\"storage\":\"f32\",\"threads\":1,\"build_s\":%.3f}\n",
+                    n, dim, M, efc, now() - t0);
     std::fflush(stdout);
     std::vector<size_t> found(nq * 10);
     for (int threads = 1; threads <= 2; threads++)
         for (size_t ef : {16, 32, 64, 128, 256}) {
             h.setEf(ef);
-            double best = 1e30;
+            double best = 1e30, best_cpu = 1e30;
             for (int rep = 0; rep < 3; rep++) {
+                std::vector<double> cpu(threads);
                 double t1 = now();
                 std::vector<std::thread> th;
                 for (int t = 0; t < threads; t++)
                     th.emplace_back([&, t] {
+                        double c0 = cpu_now();
                         for (size_t i = nq * t / threads; i < nq * (t + 1) / threads; i++) {
                             auto r = h.searchKnn(&q[i * dim], 10);
                             for (int k = 9; k >= 0 && !r.empty(); k--) {
@@ -79,11 +100,15 @@ int main(int argc, char **argv)
                                 r.pop();
                             }
                         }
+                        cpu[t] = cpu_now() - c0;
                     });
                 for (auto &t : th)
                     t.join();
-                double dt = now() - t1;
+                double dt = now() - t1, c = 0;
+                for (double x : cpu)
+                    c += x;
                 if (dt < best) best = dt;
+                if (c < best_cpu) best_cpu = c;
             }
             size_t hit = 0;
             for (size_t i = 0; i < nq; i++)
@@ -91,8 +116,10 @@ int main(int argc, char **argv)
                     for (int b = 0; b < 10; b++)
                         hit += found[i * 10 + b] == (size_t)gt[i * 10 + a];
             std::printf("{\"bench\":\"hnsw_search\",\"lib\":\"hnswlib\",\"n\":%zu,\"storage\":"
-                        "\"f32\",\"threads\":%d,\"ef\":%zu,\"recall_at_10\":%.4f,\"qps\":%.0f}\n",
-                        n, threads, ef, (double)hit / (double)(nq * 10), (double)nq / best);
+                        "\"f32\",\"threads\":%d,\"ef\":%zu,\"recall_at_10\":%.4f,\"qps\":%.0f,"
+                        "\"cpu_us_per_query\":%.1f}\n",
+                        n, threads, ef, (double)hit / (double)(nq * 10), (double)nq / best,
+                        best_cpu * 1e6 / (double)nq);
             std::fflush(stdout);
         }
     return 0;

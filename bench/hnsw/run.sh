@@ -38,6 +38,43 @@ for o in get("tabagent", "hnsw_search"):
                               "ef": o["ef"], "recall_ours": o["recall_at_10"],
                               "recall_hnswlib": r["recall_at_10"],
                               "qps_ratio": round(o["qps"] / r["qps"], 3)}))
+# The measure: queries/s at equal recall. For each of our rows, hnswlib's
+# queries/s at our recall on its own recall/QPS curve (same threads), log-linear
+# between the two hnswlib points that bracket it. Rows whose recall lies outside
+# hnswlib's range say so ("beyond": "above"/"below") and give the ratio against
+# hnswlib's nearest end point: a lower bound above (hnswlib would need a larger ef),
+# an upper bound below.
+import math
+for o in get("tabagent", "hnsw_search"):
+    pts = {}
+    for r in get("hnswlib", "hnsw_search"):
+        if r["threads"] == o["threads"]:
+            x = r["recall_at_10"]
+            pts[x] = max(pts.get(x, 0), r["qps"])
+    if not pts:
+        continue
+    # Keep the curve monotone: a point is dropped when a higher recall is as fast.
+    curve = []
+    for x in sorted(pts, reverse=True):
+        if not curve or pts[x] > curve[-1][1]:
+            curve.append((x, pts[x]))
+    curve.reverse()
+    x = o["recall_at_10"]
+    line = {"bench": "hnsw_vs_hnswlib_equal_recall", "threads": o["threads"],
+            "ef": o["ef"], "recall_ours": x, "qps_ours": o["qps"]}
+    if x > curve[-1][0]:
+        line.update(beyond="above", qps_hnswlib=curve[-1][1])
+    elif x < curve[0][0]:
+        line.update(beyond="below", qps_hnswlib=curve[0][1])
+    else:
+        for (x0, q0), (x1, q1) in zip(curve, curve[1:] + [curve[-1]]):
+            if x0 <= x <= x1:
+                t = 0.0 if x1 == x0 else (x - x0) / (x1 - x0)
+                line["qps_hnswlib"] = round(math.exp(math.log(q0) + t * (math.log(q1) -
+                                                                         math.log(q0))))
+                break
+    line["qps_ratio_equal_recall"] = round(o["qps"] / line["qps_hnswlib"], 3)
+    print(json.dumps(line))
 PY
 fi
 rm -f "$out"

@@ -5,6 +5,8 @@
 #include "storage_internal.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +149,20 @@ static int open_conn(const char *path, int flags, sqlite3 **out, ta_error *err)
     return TA_OK;
 }
 
+static int register_bm25(ta_store *s, ta_error *err);
+
+/* SQLite's memory statistics take a global mutex on every allocation, which readers on
+ * several threads then wait on; nothing here reads them. Only possible before SQLite
+ * initializes (the first open); later it is refused and changes nothing. */
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 ta_store *ta_store_open(const char *dir, ta_error *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite);
     ta_store *s = calloc(1, sizeof *s);
     if (!s) {
         ta_error_set(err, TA_ENOMEM, "out of memory");
@@ -162,7 +176,17 @@ ta_store *ta_store_open(const char *dir, ta_error *err)
     int rc = open_conn(s->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                        &s->db, err);
     if (!rc) rc = exec(s->db, "PRAGMA journal_mode = WAL", err);
-    if (!rc) rc = exec(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", err);
+    /* synchronous = NORMAL in WAL: a commit is in the WAL file (the OS has it) when it
+     * returns, so it survives a crash of the process (SIGKILL); only a power loss can
+     * take the last commits back, never corrupt the file. cache_size: the write path's
+     * B-tree pages stay in memory over a batch; mmap_size: reads come straight from the
+     * OS page cache, without a read() and a copy per page (a point read by id is
+     * otherwise two or three page copies). */
+    if (!rc)
+        rc = exec(s->db,
+                  "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                  " PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456",
+                  err);
     if (!rc) rc = check_identity(s->db, true, err);
     if (!rc) rc = migrate(s->db, err);
     if (!rc)
@@ -194,21 +218,41 @@ ta_store *ta_store_open(const char *dir, ta_error *err)
                      err);
     if (!rc)
         rc = prepare(s, &s->view_msg,
-                     "SELECT id, chat_id, role, content, ts_ms, token_count, attachments,"
+                     "SELECT chat_id, role, content, ts_ms, token_count, attachments,"
                      " embedding_id, tier FROM conv_messages WHERE id = ?",
                      err);
     if (!rc)
         rc = prepare(s, &s->next_id,
-                     "SELECT max((SELECT coalesce(max(id), 0) FROM conv_messages),"
+                     "SELECT (SELECT coalesce(max(id), 0) FROM conv_messages),"
                      " (SELECT CAST(value AS INTEGER) FROM meta_index_state"
-                     " WHERE name = 'conv_fts')) + 1",
+                     " WHERE name = 'conv_fts')",
                      err);
+    if (!rc) rc = register_bm25(s, err);
     if (!rc) rc = prepare(s, &s->begin, "BEGIN IMMEDIATE", err);
     if (!rc) rc = prepare(s, &s->commit, "COMMIT", err);
     if (!rc) rc = prepare(s, &s->rollback, "ROLLBACK", err);
     if (!rc)
         rc = prepare(s, &s->ins_mention,
                      "INSERT OR IGNORE INTO kg_mentions(entity_id, message_id) VALUES (?,?)", err);
+    if (!rc)
+        rc = prepare(s, &s->fts_mark,
+                     "SELECT CAST(value AS INTEGER) FROM meta_index_state WHERE name = 'conv_fts'",
+                     err);
+    if (!rc) rc = prepare(s, &s->fts_top, "SELECT coalesce(max(id), 0) FROM conv_messages", err);
+    if (!rc)
+        rc = prepare(s, &s->fts_upto,
+                     "SELECT id FROM conv_messages WHERE id > ?1 ORDER BY id LIMIT 1 OFFSET ?2",
+                     err);
+    if (!rc)
+        rc = prepare(s, &s->fts_fill,
+                     "INSERT INTO conv_messages_fts(rowid, content) SELECT id, content"
+                     " FROM conv_messages WHERE id > ?1 AND id <= ?2 ORDER BY id",
+                     err);
+    if (!rc)
+        rc = prepare(s, &s->fts_set_mark,
+                     "UPDATE meta_index_state SET value = CAST(?1 AS TEXT), updated_ms = ?2"
+                     " WHERE name = 'conv_fts'",
+                     err);
     if (rc) {
         ta_store_close(s);
         return NULL;
@@ -219,9 +263,12 @@ ta_store *ta_store_open(const char *dir, ta_error *err)
 void ta_store_close(ta_store *s)
 {
     if (!s) return;
-    sqlite3_stmt *sts[] = {s->ins_msg,     s->ins_emb,     s->set_emb, s->touch_chat, s->ins_entity,
-                           s->find_entity, s->ins_mention, s->get_msg, s->begin,      s->commit,
-                           s->rollback,    s->view_msg,    s->next_id};
+    sqlite3_stmt *sts[] = {
+        s->ins_msg,      s->ins_emb,      s->set_emb,      s->touch_chat,    s->ins_entity,
+        s->find_entity,  s->ins_mention,  s->get_msg,      s->begin,         s->commit,
+        s->rollback,     s->view_msg,     s->next_id,      s->fts_mark,      s->fts_top,
+        s->fts_upto,     s->fts_fill,     s->fts_set_mark, s->srch_bound[0], s->srch_bound[1],
+        s->srch_rank[0], s->srch_rank[1], s->srch_snip,    s->srch_chat,     s->srch_hits};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
     sqlite3_close(s->db);
@@ -292,14 +339,16 @@ static int step_done(sqlite3_stmt *st, sqlite3 *db, ta_error *err, const char *w
     return rc;
 }
 
-/* One message inside an open transaction, with id mid (see next_message_id). */
-static int add_one(ta_store *s, const ta_message_in *m, int64_t mid, int64_t *id, ta_error *err)
+/* One message inside an open transaction, with id mid (see ta_store_messages_add); now:
+ * the time of a message without one. */
+static int add_one(ta_store *s, const ta_message_in *m, int64_t mid, int64_t now, int64_t *id,
+                   ta_error *err)
 {
     if (!m->role || !m->content)
         return ta_error_set(err, TA_EINVAL, "a message needs a role and content");
     if (m->embedding && (!m->embedding_dim || !m->embedding_model))
         return ta_error_set(err, TA_EINVAL, "an embedding needs its dimension and model");
-    int64_t ts = m->timestamp_ms ? m->timestamp_ms : ta_store_now_ms();
+    int64_t ts = m->timestamp_ms ? m->timestamp_ms : now;
     char *att = m->attachments ? json_dumps(m->attachments, JSON_COMPACT) : NULL;
     sqlite3_stmt *st = s->ins_msg;
     sqlite3_bind_int64(st, 1, m->chat_id);
@@ -320,8 +369,7 @@ static int add_one(ta_store *s, const ta_message_in *m, int64_t mid, int64_t *id
         else
             rc = db_fail(s->db, err, "adding a message");
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite3_reset(st); /* every parameter is bound again for the next message */
     free(att);
     if (rc) return rc;
     if (m->embedding) {
@@ -367,6 +415,71 @@ static int add_one(ta_store *s, const ta_message_in *m, int64_t mid, int64_t *id
     return rc;
 }
 
+/* A one-row statement's integer in column col (dflt without a row); leaves it reset. */
+static int64_t stmt_int(sqlite3_stmt *st, int col, int64_t dflt)
+{
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, col) : dflt;
+    sqlite3_reset(st);
+    return v;
+}
+
+/* The full-text index is built in batches: a message costs its row when written (FTS5
+ * in every message's own transaction caps writes near 5k/s), and the messages with ids
+ * above the 'conv_fts' mark are indexed later, oldest first, by fts_index. */
+
+/* Indexes up to max_rows (0: all) of the messages above the mark, inside the caller's
+ * write transaction; returns how many, or a negative TA_E* code. */
+static int64_t fts_index(ta_store *s, size_t max_rows, ta_error *err)
+{
+    int64_t mark = stmt_int(s->fts_mark, 0, 0), top = stmt_int(s->fts_top, 0, 0);
+    if (top <= mark) return 0;
+    int64_t upto = top;
+    if (max_rows) { /* the id of the max_rows-th message above the mark */
+        sqlite3_bind_int64(s->fts_upto, 1, mark);
+        sqlite3_bind_int64(s->fts_upto, 2, (int64_t)max_rows - 1);
+        upto = stmt_int(s->fts_upto, 0, top);
+    }
+    sqlite3_bind_int64(s->fts_fill, 1, mark);
+    sqlite3_bind_int64(s->fts_fill, 2, upto);
+    int rc = step_done(s->fts_fill, s->db, err, "indexing messages");
+    if (rc) return rc;
+    int64_t n = sqlite3_changes64(s->db);
+    sqlite3_bind_int64(s->fts_set_mark, 1, upto);
+    sqlite3_bind_int64(s->fts_set_mark, 2, ta_store_now_ms());
+    rc = step_done(s->fts_set_mark, s->db, err, "recording the index mark");
+    return rc ? rc : n;
+}
+
+int ta_store_fts_sync(ta_store *s, size_t max_rows, ta_error *err)
+{
+    ta_store_release_view(s);
+    /* nothing waiting (the common case: every search comes here): no write lock */
+    if (stmt_int(s->fts_top, 0, 0) <= stmt_int(s->fts_mark, 0, 0)) return 0;
+    bool own = sqlite3_get_autocommit(s->db);
+    int rc =
+        own ? step_done(s->begin, s->db, err, "BEGIN") : exec(s->db, "SAVEPOINT fts_sync", err);
+    if (rc) return rc;
+    int64_t n = fts_index(s, max_rows, err);
+    if (n < 0) {
+        if (own)
+            step_done(s->rollback, s->db, NULL, "ROLLBACK");
+        else
+            sqlite3_exec(s->db, "ROLLBACK TO fts_sync; RELEASE fts_sync", NULL, NULL, NULL);
+        return (int)n;
+    }
+    rc = own ? step_done(s->commit, s->db, err, "COMMIT") : exec(s->db, "RELEASE fts_sync", err);
+    return rc ? rc : n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+/* A write of fewer than FTS_BATCH_MIN messages that leaves more than FTS_BACKLOG_MAX
+ * unindexed indexes them before it commits (20 ms once in 4096 writes, 5 us a message):
+ * where nothing calls ta_store_fts_sync in the background, a search after a stream of
+ * single writes never pays for a long backlog. A batch (an import) writes its rows only,
+ * 3-4x faster than with their index entries; its writer or the background indexer calls
+ * ta_store_fts_sync, or else the next search indexes them. */
+#define FTS_BATCH_MIN   64
+#define FTS_BACKLOG_MAX 4096
+
 int ta_store_messages_add(ta_store *s, const ta_message_in *m, size_t n, int64_t *ids,
                           ta_error *err)
 {
@@ -378,23 +491,31 @@ int ta_store_messages_add(ta_store *s, const ta_message_in *m, size_t n, int64_t
         own ? step_done(s->begin, s->db, err, "BEGIN") : exec(s->db, "SAVEPOINT add_messages", err);
     /* Ids above the largest and above the full-text mark: never one a deleted message
      * had, which the index would take for indexed (the write lock is held: no race). */
-    int64_t next = 0;
+    int64_t top = 0, mark = 0;
     if (!rc) {
         sqlite3_stmt *st = s->next_id;
-        if (sqlite3_step(st) == SQLITE_ROW) next = sqlite3_column_int64(st, 0);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            top = sqlite3_column_int64(st, 0);
+            mark = sqlite3_column_int64(st, 1);
+        } else {
+            rc = db_fail(s->db, err, "choosing message ids");
+        }
         sqlite3_reset(st);
-        if (!next) rc = db_fail(s->db, err, "choosing message ids");
     }
+    int64_t next = (top > mark ? top : mark) + 1, now = n ? ta_store_now_ms() : 0;
     for (size_t i = 0; !rc && i < n; i++) {
-        rc = add_one(s, &m[i], next++, ids ? &ids[i] : NULL, err);
+        rc = add_one(s, &m[i], next++, now, ids ? &ids[i] : NULL, err);
         if (rc && n > 1) ta_error_prefix(err, "message %zu: ", i);
         if (!rc && (i + 1 == n || m[i + 1].chat_id != m[i].chat_id)) {
             /* the chat's updated time, once per run of its messages */
-            sqlite3_bind_int64(s->touch_chat, 1,
-                               m[i].timestamp_ms ? m[i].timestamp_ms : ta_store_now_ms());
+            sqlite3_bind_int64(s->touch_chat, 1, m[i].timestamp_ms ? m[i].timestamp_ms : now);
             sqlite3_bind_int64(s->touch_chat, 2, m[i].chat_id);
             rc = step_done(s->touch_chat, s->db, err, "updating the chat");
         }
+    }
+    if (!rc && n && n < FTS_BATCH_MIN && next - 1 - mark > FTS_BACKLOG_MAX) {
+        int64_t k = fts_index(s, 0, err);
+        if (k < 0) rc = (int)k;
     }
     if (rc) {
         if (own)
@@ -455,6 +576,20 @@ void ta_store_read_end(ta_store *s)
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 }
 
+/* A column that holds one of a few known words (a CHECK keeps it so), as the static
+ * string: sqlite3_column_text would copy it to add a terminator, a malloc per call. */
+static const char *known_word(sqlite3_stmt *st, int col, const char *const *words)
+{
+    const char *b = sqlite3_column_blob(st, col); /* the bytes in the row, no copy */
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    for (; *words; words++)
+        if (strlen(*words) == n && b && !memcmp(*words, b, n)) return *words;
+    return (const char *)sqlite3_column_text(st, col);
+}
+
+static const char *const roles[] = {"user", "assistant", "system", "tool", "developer", NULL};
+static const char *const tiers[] = {"active", "recent", "archive", NULL};
+
 int ta_store_message_view(ta_store *s, int64_t id, ta_message_view *v, ta_error *err)
 {
     sqlite3_stmt *st = s->view_msg;
@@ -464,16 +599,17 @@ int ta_store_message_view(ta_store *s, int64_t id, ta_message_view *v, ta_error 
         sqlite3_reset(st);
         return ta_error_set(err, TA_ENOTFOUND, "message %lld does not exist", (long long)id);
     }
-    *v = (ta_message_view){.id = sqlite3_column_int64(st, 0),
-                           .chat_id = sqlite3_column_int64(st, 1),
-                           .role = (const char *)sqlite3_column_text(st, 2),
-                           .content = (const char *)sqlite3_column_text(st, 3),
-                           .content_len = (size_t)sqlite3_column_bytes(st, 3),
-                           .timestamp_ms = sqlite3_column_int64(st, 4),
-                           .token_count = sqlite3_column_int(st, 5),
-                           .attachments = (const char *)sqlite3_column_text(st, 6),
-                           .embedding_id = sqlite3_column_int64(st, 7),
-                           .tier = (const char *)sqlite3_column_text(st, 8)};
+    /* the columns in the row's order (each fetch parses the record header up to it) */
+    *v = (ta_message_view){.id = id,
+                           .chat_id = sqlite3_column_int64(st, 0),
+                           .role = known_word(st, 1, roles),
+                           .content = (const char *)sqlite3_column_text(st, 2),
+                           .content_len = (size_t)sqlite3_column_bytes(st, 2),
+                           .timestamp_ms = sqlite3_column_int64(st, 3),
+                           .token_count = sqlite3_column_int(st, 4),
+                           .attachments = (const char *)sqlite3_column_text(st, 5),
+                           .embedding_id = sqlite3_column_int64(st, 6),
+                           .tier = known_word(st, 7, tiers)};
     return TA_OK;
 }
 
@@ -547,11 +683,170 @@ int ta_store_chat_delete(ta_store *s, int64_t chat_id, ta_error *err)
     }
     if (!rc && !changes)
         rc = ta_error_set(err, TA_ENOTFOUND, "chat %lld does not exist", (long long)chat_id);
+    memset(s->df_cache, 0, sizeof s->df_cache); /* the counts may have dropped */
     if (rc) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
     return exec(s->db, "COMMIT", err);
+}
+
+/* A statement of s prepared on first use and kept until ta_store_close; NULL when it
+ * cannot be prepared. */
+static sqlite3_stmt *cached(ta_store *s, sqlite3_stmt **slot, const char *sql)
+{
+    if (!*slot) sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+    return *slot;
+}
+
+/* ---- ranking ---------------------------------------------------------------------- */
+
+/* ta_bm25(conv_messages_fts, dfs): FTS5's bm25() (k1 1.2, b 0.75, one column, the same
+ * formula and order), except that the number of messages that match each phrase (its
+ * document frequency, for the IDF) comes in dfs, a blob of one int64 per phrase, instead
+ * of from a walk of the phrase's whole doclist in every query: for a common word that
+ * walk was most of a search's time. Without dfs (or with the wrong size) it walks, as
+ * bm25() does. */
+typedef struct bm25_data {
+    int n;
+    double avgdl;
+    double v[]; /* n IDFs, then n phrase frequencies of the row at hand */
+} bm25_data;
+
+static int count_hits(const Fts5ExtensionApi *api, Fts5Context *fts, void *ud)
+{
+    (void)api, (void)fts;
+    (*(int64_t *)ud)++;
+    return SQLITE_OK;
+}
+
+static void ta_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
+                    sqlite3_value **val)
+{
+    const double k1 = 1.2, b = 0.75;
+    bm25_data *d = api->xGetAuxdata(fts, 0);
+    int rc = SQLITE_OK;
+    if (!d) {
+        int n = api->xPhraseCount(fts);
+        d = sqlite3_malloc64(sizeof *d + 2 * (size_t)n * sizeof(double));
+        if (!d) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        d->n = n;
+        sqlite3_int64 rows = 0, tokens = 0;
+        rc = api->xRowCount(fts, &rows);
+        if (rc == SQLITE_OK) rc = api->xColumnTotalSize(fts, -1, &tokens);
+        d->avgdl = rows > 0 ? (double)tokens / (double)rows : 1.0;
+        const unsigned char *blob = nval > 0 ? sqlite3_value_blob(val[0]) : NULL;
+        bool given = blob && sqlite3_value_bytes(val[0]) == n * (int)sizeof(int64_t);
+        for (int i = 0; rc == SQLITE_OK && i < n; i++) {
+            int64_t hits = 0;
+            if (given)
+                memcpy(&hits, blob + (size_t)i * sizeof hits, sizeof hits);
+            else
+                rc = api->xQueryPhrase(fts, i, &hits, count_hits);
+            double idf = log(((double)rows - (double)hits + 0.5) / ((double)hits + 0.5));
+            d->v[i] = idf <= 0.0 ? 1e-6 : idf;
+        }
+        if (rc == SQLITE_OK)
+            rc = api->xSetAuxdata(fts, d, sqlite3_free);
+        else
+            sqlite3_free(d);
+        if (rc != SQLITE_OK) {
+            sqlite3_result_error_code(ctx, rc);
+            return;
+        }
+    }
+    double *idf = d->v, *freq = d->v + d->n, score = 0;
+    memset(freq, 0, (size_t)d->n * sizeof *freq);
+    int ninst = 0, ntok = 0;
+    rc = api->xInstCount(fts, &ninst);
+    for (int i = 0; rc == SQLITE_OK && i < ninst; i++) {
+        int ip, ic, io;
+        rc = api->xInst(fts, i, &ip, &ic, &io);
+        if (rc == SQLITE_OK && ip >= 0 && ip < d->n) freq[ip] += 1.0;
+    }
+    if (rc == SQLITE_OK) rc = api->xColumnSize(fts, -1, &ntok);
+    for (int i = 0; rc == SQLITE_OK && i < d->n; i++)
+        score += idf[i] * (freq[i] * (k1 + 1.0)) /
+                 (freq[i] + k1 * (1.0 - b + b * (double)ntok / d->avgdl));
+    if (rc != SQLITE_OK)
+        sqlite3_result_error_code(ctx, rc);
+    else
+        sqlite3_result_double(ctx, -score);
+}
+
+/* Registers ta_bm25 on s's connection. */
+static int register_bm25(ta_store *s, ta_error *err)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s->db, err, "finding FTS5");
+    sqlite3_bind_pointer(st, 1, &api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (!api || api->xCreateFunction(api, "ta_bm25", NULL, ta_bm25, NULL) != SQLITE_OK)
+        return ta_error_set(err, TA_EIO, "SQLite has no FTS5");
+    return TA_OK;
+}
+
+/* The number of messages that match phrase (a quoted FTS5 phrase, len bytes), from the
+ * cache while the index has grown by at most 1/64 since it was counted (mark: the
+ * index's mark now); -1 on an error. */
+static int64_t phrase_hits(ta_store *s, const char *phrase, size_t len, int64_t mark)
+{
+    ta_df_entry *e = NULL;
+    if (len < sizeof s->df_cache[0].phrase) {
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < len; i++)
+            h = (h ^ (unsigned char)phrase[i]) * 16777619u;
+        e = &s->df_cache[h % TA_DF_CACHE];
+        if (e->mark > 0 && e->mark <= mark && mark - e->mark <= e->mark / 64 &&
+            !memcmp(e->phrase, phrase, len) && !e->phrase[len])
+            return e->hits;
+    }
+    sqlite3_stmt *st = cached(
+        s, &s->srch_hits, "SELECT count(*) FROM conv_messages_fts WHERE conv_messages_fts MATCH ?");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, phrase, (int)len, SQLITE_STATIC);
+    int64_t n = stmt_int(st, 0, -1);
+    sqlite3_clear_bindings(st);
+    if (e && n >= 0) {
+        memcpy(e->phrase, phrase, len);
+        e->phrase[len] = '\0';
+        e->hits = n;
+        e->mark = mark;
+    }
+    return n;
+}
+
+/* The document frequency of each phrase of fq (as fts_query writes it), for ta_bm25:
+ * malloc'd, *n of them; NULL when one cannot be had (ta_bm25 then counts them). */
+static int64_t *query_hits(ta_store *s, const char *fq, size_t *n)
+{
+    int64_t mark = stmt_int(s->fts_mark, 0, 0);
+    int64_t *hits = malloc((strlen(fq) / 3 + 1) * sizeof *hits);
+    *n = 0;
+    for (const char *p = fq; hits && *p;) {
+        if (*p != '"') {
+            p++;
+            continue;
+        }
+        const char *q = p + 1; /* the closing quote: a doubled one is a quote inside */
+        while (*q && !(*q == '"' && q[1] != '"'))
+            q += *q == '"' ? 2 : 1;
+        if (!*q) break;
+        int64_t h = phrase_hits(s, p, (size_t)(q - p + 1), mark);
+        if (h < 0) {
+            free(hits);
+            return NULL;
+        }
+        hits[(*n)++] = h;
+        p = q + 1;
+    }
+    return hits;
 }
 
 /* The words of a free-text query as FTS5 quoted terms, all required (an OR of common
@@ -578,35 +873,8 @@ static char *fts_query(const char *q)
     return out;
 }
 
-/* Indexes the messages written since the last call (ids above the 'conv_fts' mark) in
- * one transaction: a message costs its row when written, and the full-text index is
- * built in batches (FTS5 in every message's own transaction caps writes near 5k/s).
- * Searches call it first, so they always see every message. */
-static int fts_sync(ta_store *s, ta_error *err)
-{
-    ta_store_release_view(s);
-    int64_t mark = query_int(s->db,
-                             "SELECT CAST(value AS INTEGER) FROM meta_index_state"
-                             " WHERE name = 'conv_fts'",
-                             0);
-    int64_t top = query_int(s->db, "SELECT max(id) FROM conv_messages", 0);
-    if (top <= mark) return TA_OK;
-    int rc = exec(s->db, "BEGIN IMMEDIATE", err);
-    if (rc) return rc;
-    rc = exec(s->db,
-              "INSERT INTO conv_messages_fts(rowid, content) SELECT id, content FROM conv_messages"
-              " WHERE id > (SELECT CAST(value AS INTEGER) FROM meta_index_state"
-              " WHERE name = 'conv_fts') ORDER BY id;"
-              "UPDATE meta_index_state SET value = (SELECT CAST(coalesce(max(id), 0) AS TEXT)"
-              " FROM conv_messages), updated_ms = CAST(strftime('%s') AS INTEGER) * 1000"
-              " WHERE name = 'conv_fts'",
-              err);
-    if (rc) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    return exec(s->db, "COMMIT", err);
-}
+/* The most matches a search ranks (the newest ones; see ta_store_search_text). */
+#define FTS_RANK_MAX 5000
 
 json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id, int64_t limit,
                              ta_error *err)
@@ -621,41 +889,61 @@ json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id, in
         free(fq);
         return arr;
     }
-    if (fts_sync(s, err)) {
+    if (ta_store_fts_sync(s, 0, err) < 0) { /* searches see every message */
         free(fq);
         json_decref(arr);
         return NULL;
     }
     /* The best ids first, from the index alone (ORDER BY rank LIMIT lets FTS5 keep only
      * the top ones); the chat and a snippet then for those few. Computing snippets or
-     * joining for every match made a two-word query over 100k messages take 30+ ms. */
-    sqlite3_stmt *st = NULL, *snip = NULL, *chat = NULL;
-    int ok = sqlite3_prepare_v2(s->db,
-                                chat_id ? "SELECT rowid, rank FROM conv_messages_fts"
-                                          " WHERE conv_messages_fts MATCH ?1 AND rowid IN"
-                                          " (SELECT id FROM conv_messages WHERE chat_id = ?2)"
-                                          " ORDER BY rank LIMIT ?3"
-                                        : "SELECT rowid, rank FROM conv_messages_fts"
-                                          " WHERE conv_messages_fts MATCH ?1"
-                                          " ORDER BY rank LIMIT ?3",
-                                -1, &st, NULL) == SQLITE_OK &&
-             sqlite3_prepare_v2(s->db,
+     * joining for every match made a two-word query over 100k messages take 30+ ms.
+     * BM25 still costs about 3 us a match, and a query of only common words matches most
+     * messages (80k of 100k: 250 ms), so when more than FTS_RANK_MAX match, the newest
+     * FTS_RANK_MAX of them are ranked: their lowest id comes from walking the matches
+     * newest first without scoring them (0.1-0.2 us each). */
+    int c = chat_id != 0;
+    sqlite3_stmt *bound = cached(s, &s->srch_bound[c],
+                                 chat_id ? "SELECT rowid FROM conv_messages_fts"
+                                           " WHERE conv_messages_fts MATCH ?1 AND rowid IN"
+                                           " (SELECT id FROM conv_messages WHERE chat_id = ?2)"
+                                           " ORDER BY rowid DESC LIMIT 1 OFFSET ?3"
+                                         : "SELECT rowid FROM conv_messages_fts"
+                                           " WHERE conv_messages_fts MATCH ?1"
+                                           " ORDER BY rowid DESC LIMIT 1 OFFSET ?3");
+    sqlite3_stmt *st = cached(s, &s->srch_rank[c],
+                              chat_id ? "SELECT rowid, ta_bm25(conv_messages_fts, ?5) AS r"
+                                        " FROM conv_messages_fts"
+                                        " WHERE conv_messages_fts MATCH ?1 AND rowid >= ?4"
+                                        " AND rowid IN"
+                                        " (SELECT id FROM conv_messages WHERE chat_id = ?2)"
+                                        " ORDER BY r LIMIT ?3"
+                                      : "SELECT rowid, ta_bm25(conv_messages_fts, ?5) AS r"
+                                        " FROM conv_messages_fts"
+                                        " WHERE conv_messages_fts MATCH ?1 AND rowid >= ?4"
+                                        " ORDER BY r LIMIT ?3");
+    sqlite3_stmt *snip = cached(s, &s->srch_snip,
                                 "SELECT snippet(conv_messages_fts, 0, '[', ']', '...', 12)"
                                 " FROM conv_messages_fts WHERE conv_messages_fts MATCH ?1"
-                                " AND rowid = ?2",
-                                -1, &snip, NULL) == SQLITE_OK &&
-             sqlite3_prepare_v2(s->db, "SELECT chat_id FROM conv_messages WHERE id = ?", -1, &chat,
-                                NULL) == SQLITE_OK;
-    if (!ok) {
+                                " AND rowid = ?2");
+    sqlite3_stmt *chat = cached(s, &s->srch_chat, "SELECT chat_id FROM conv_messages WHERE id = ?");
+    if (!bound || !st || !snip || !chat) {
         db_fail(s->db, err, "searching");
         json_decref(arr);
-        arr = NULL;
-        goto out;
+        free(fq);
+        return NULL;
     }
-    sqlite3_bind_text(st, 1, fq, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(bound, 1, fq, -1, SQLITE_STATIC);
+    if (chat_id) sqlite3_bind_int64(bound, 2, chat_id);
+    sqlite3_bind_int64(bound, 3, FTS_RANK_MAX - 1);
+    int64_t lowest = stmt_int(bound, 0, 0); /* 0: fewer match, all are ranked */
+    sqlite3_bind_text(st, 1, fq, -1, SQLITE_STATIC);
     if (chat_id) sqlite3_bind_int64(st, 2, chat_id);
     sqlite3_bind_int64(st, 3, limit > 0 ? limit : 20);
-    sqlite3_bind_text(snip, 1, fq, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, lowest);
+    size_t nh = 0;
+    int64_t *hits = query_hits(s, fq, &nh);
+    if (hits) sqlite3_bind_blob(st, 5, hits, (int)(nh * sizeof *hits), SQLITE_STATIC);
+    sqlite3_bind_text(snip, 1, fq, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(st, 0);
         sqlite3_bind_int64(snip, 2, id);
@@ -669,10 +957,13 @@ json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id, in
         sqlite3_reset(snip);
         sqlite3_reset(chat);
     }
-out:
-    sqlite3_finalize(st);
-    sqlite3_finalize(snip);
-    sqlite3_finalize(chat);
+    /* fq and hits are bound without a copy: no statement keeps them */
+    sqlite3_stmt *used[] = {bound, st, snip, chat};
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++) {
+        sqlite3_reset(used[i]);
+        sqlite3_clear_bindings(used[i]);
+    }
+    free(hits);
     free(fq);
     return arr;
 }

@@ -97,7 +97,10 @@ int ta_store_chat_delete(ta_store *s, int64_t chat_id, ta_error *err);
  * best first. query is plain words (quoted for FTS5 here, so any text is safe), all
  * required. When more than 5,000 messages (of the chat) match, the newest 5,000 of them
  * are ranked: BM25 costs ~3 us a match, and a query of only common words can match most
- * of the corpus (250 ms over 100k messages). */
+ * of the corpus (250 ms over 100k messages). The score is FTS5's bm25() except that how
+ * many messages contain each word (for its IDF) is counted once and kept per ta_store
+ * until the index has grown by 1/64 (or a chat is deleted), rather than recounted in
+ * every query (most of a query's time when a word is common). */
 json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id /* 0: all */,
                              int64_t limit, ta_error *err);
 

@@ -18,6 +18,13 @@ typedef struct ta_migration {
     const char *sql;
 } ta_migration;
 
+/* A phrase's document frequency as counted when the full-text mark was at mark. */
+#define TA_DF_CACHE 256
+typedef struct ta_df_entry {
+    char phrase[48];
+    int64_t hits, mark; /* mark 0: empty */
+} ta_df_entry;
+
 struct ta_store {
     sqlite3 *db;
     char path[4096];
@@ -26,6 +33,12 @@ struct ta_store {
     sqlite3_stmt *get_msg, *begin, *commit, *rollback;
     sqlite3_stmt *view_msg; /* ta_store_message_view's row stays here until the next call */
     sqlite3_stmt *next_id;  /* the id of the next message */
+    /* prepared once: the full-text backlog (fts_sync in storage.c) */
+    sqlite3_stmt *fts_mark, *fts_top, *fts_upto, *fts_fill, *fts_set_mark;
+    /* prepared on the first search: [0] over all chats, [1] within one */
+    sqlite3_stmt *srch_bound[2], *srch_rank[2], *srch_snip, *srch_chat, *srch_hits;
+    /* how many messages match a search's phrases (storage.c, phrase_hits) */
+    ta_df_entry df_cache[TA_DF_CACHE];
 };
 
 /* Lets go of ta_store_message_view's row: a statement left on a row keeps a read

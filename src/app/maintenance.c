@@ -1,13 +1,18 @@
 /*
- * maintenance.c - the memory's background thread: saves the vector index of message
- * embeddings when it has changes not yet on disk, at most every interval, and once
- * more when the server stops, so that a restart loads it instead of rebuilding it.
- * A crash loses nothing: the saved index is only a cache of the embeddings table, and
- * the next start adds what was written after the last save (memory_index.c).
+ * maintenance.c - the memory's background thread:
+ *   - every second, indexes the full-text backlog (messages written in batches are
+ *     indexed later: storage.c, ta_store_fts_sync) a few thousand rows at a time on a
+ *     connection of its own, so that searches rarely find anything left to index;
+ *   - saves the vector index of message embeddings when it has changes not yet on
+ *     disk, at most every interval, and once more when the server stops, so that a
+ *     restart loads it instead of rebuilding it. A crash loses nothing: the saved index
+ *     is only a cache of the embeddings table, and the next start adds what was written
+ *     after the last save (memory_index.c).
  */
 #include <stdlib.h>
 
 #include "../core/log.h"
+#include "../storage/storage.h"
 #include "app.h"
 
 struct ta_maintenance {
@@ -16,7 +21,25 @@ struct ta_maintenance {
     pthread_cond_t wake;
     bool stop;
     unsigned interval_s;
+    ta_store *fts; /* its own connection for the full-text backlog (NULL: none) */
 };
+
+#define FTS_STEP 2000 /* rows a step: the write lock is held about 20 ms */
+
+static void index_fts_backlog(ta_maintenance *m)
+{
+    if (!m->fts) return;
+    for (;;) {
+        pthread_mutex_lock(&m->mu);
+        bool stop = m->stop;
+        pthread_mutex_unlock(&m->mu);
+        if (stop) return;
+        ta_error err = {0};
+        int n = ta_store_fts_sync(m->fts, FTS_STEP, &err);
+        if (n < 0) ta_log_warn("memory full-text index: %s", err.message);
+        if (n <= 0) return;
+    }
+}
 
 static void save_if_changed(ta_app *app)
 {
@@ -32,15 +55,22 @@ static void *maintenance_main(void *arg)
 {
     ta_app *app = arg;
     ta_maintenance *m = app->maintenance;
+    struct timespec last_save;
+    clock_gettime(CLOCK_MONOTONIC, &last_save);
     pthread_mutex_lock(&m->mu);
     while (!m->stop) {
-        struct timespec ts;
+        struct timespec ts, now;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += m->interval_s;
+        ts.tv_sec += 1;
         pthread_cond_timedwait(&m->wake, &m->mu, &ts);
         if (m->stop) break;
         pthread_mutex_unlock(&m->mu);
-        save_if_changed(app);
+        index_fts_backlog(m);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - last_save.tv_sec >= (time_t)m->interval_s) {
+            save_if_changed(app);
+            last_save = now;
+        }
         pthread_mutex_lock(&m->mu);
     }
     pthread_mutex_unlock(&m->mu);
@@ -52,12 +82,16 @@ int ta_app_maintenance_start(ta_app *app, unsigned interval_s, ta_error *err)
     ta_maintenance *m = calloc(1, sizeof *m);
     if (!m) return ta_error_set(err, TA_ENOMEM, "out of memory");
     m->interval_s = interval_s ? interval_s : 1;
+    ta_error ferr = {0};
+    m->fts = ta_store_open(app->db_path, &ferr);
+    if (!m->fts) ta_log_warn("memory full-text indexing in the background: %s", ferr.message);
     pthread_mutex_init(&m->mu, NULL);
     pthread_cond_init(&m->wake, NULL);
     app->maintenance = m;
     if (pthread_create(&m->tid, NULL, maintenance_main, app)) {
         pthread_cond_destroy(&m->wake);
         pthread_mutex_destroy(&m->mu);
+        ta_store_close(m->fts);
         free(m);
         app->maintenance = NULL;
         return ta_error_set(err, TA_EIO, "cannot start the memory maintenance thread");
@@ -74,6 +108,7 @@ void ta_app_maintenance_stop(ta_app *app)
         pthread_cond_signal(&m->wake);
         pthread_mutex_unlock(&m->mu);
         pthread_join(m->tid, NULL);
+        ta_store_close(m->fts);
         pthread_cond_destroy(&m->wake);
         pthread_mutex_destroy(&m->mu);
         free(m);

@@ -14,6 +14,10 @@
 #include <string.h>
 
 #define RRF_K 60.0 /* reciprocal-rank fusion: 1 / (60 + rank), as in Cormack et al. */
+/* Allow-lists (a chat's, an entity's messages) up to this size are searched exactly:
+ * their vectors read and compared instead of walking the graph, which wanders far when
+ * few nodes qualify, and their text matched one message at a time. */
+#define EXACT_MAX 4096
 
 enum { DB_MESSAGES, DB_PAGES, DB_SUMMARIES, N_DBS };
 static const char *const db_names[N_DBS] = {"conversations", "tool_results", "summaries"};
@@ -102,11 +106,14 @@ static char *dup_or_null(const char *s)
 }
 
 /* The full-text list of one database into c. */
-static int text_list(ta_store *s, int db, const ta_hybrid_params *p, uint32_t depth, cands *c,
+static int text_list(ta_store *s, int db, const ta_hybrid_params *p, uint32_t depth,
+                     const int64_t *allow, size_t n_allow, bool restrict_ids, cands *c,
                      ta_error *err)
 {
     json_t *hits;
-    if (db == DB_MESSAGES) {
+    if (db == DB_MESSAGES && restrict_ids && n_allow <= EXACT_MAX) {
+        hits = ta_store_search_text_in(s, p->text, allow, n_allow, depth, err);
+    } else if (db == DB_MESSAGES) {
         hits = ta_store_search_text(s, p->text, p->chat_id, depth, err);
     } else {
         ta_record_filter f = {.since_ms = p->since_ms,
@@ -140,10 +147,6 @@ static int text_list(ta_store *s, int db, const ta_hybrid_params *p, uint32_t de
     json_decref(hits);
     return rc;
 }
-
-/* Allow-lists up to this size are searched exactly (their vectors read and compared)
- * instead of through the graph, which wanders far when few nodes qualify. */
-#define EXACT_MAX 4096
 
 typedef struct {
     const float *q;
@@ -286,10 +289,10 @@ json_t *ta_hybrid_search(ta_store *s, const ta_hnsw *idx, const ta_hybrid_params
      * entity check. */
     int64_t *allow = NULL;
     size_t n_allow = 0;
-    bool restrict_ids = entity || (p->chat_id && vec);
+    bool restrict_ids = entity || p->chat_id;
     int rc = entity ? ta_store_entity_message_ids(s, p->entity_id, p->entity, &allow, &n_allow, err)
                     : TA_OK;
-    if (!rc && p->chat_id && vec) {
+    if (!rc && p->chat_id && (dbs & TA_HYBRID_CONVERSATIONS)) {
         int64_t *in_chat = NULL;
         size_t n_chat = 0;
         rc = ta_store_chat_message_ids(s, p->chat_id, &in_chat, &n_chat, err);
@@ -309,7 +312,8 @@ json_t *ta_hybrid_search(ta_store *s, const ta_hnsw *idx, const ta_hybrid_params
         if (!(dbs & (1u << db))) continue;
         uint32_t d = depth;
         if (db == DB_MESSAGES && entity) d = depth * 8 < 20000 ? depth * 8 : 20000;
-        if (!(db == DB_MESSAGES && entity && !n_allow)) rc = text_list(s, db, p, d, &c, err);
+        if (!(db == DB_MESSAGES && restrict_ids && !n_allow))
+            rc = text_list(s, db, p, d, allow, n_allow, restrict_ids, &c, err);
     }
     if (!rc && vec && idx && (dbs & TA_HYBRID_CONVERSATIONS) && !(restrict_ids && !n_allow)) {
         ta_hnsw_hit *hits = malloc(depth * sizeof *hits);

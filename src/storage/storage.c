@@ -263,12 +263,13 @@ ta_store *ta_store_open(const char *dir, ta_error *err)
 void ta_store_close(ta_store *s)
 {
     if (!s) return;
-    sqlite3_stmt *sts[] = {
-        s->ins_msg,      s->ins_emb,      s->set_emb,      s->touch_chat,    s->ins_entity,
-        s->find_entity,  s->ins_mention,  s->get_msg,      s->begin,         s->commit,
-        s->rollback,     s->view_msg,     s->next_id,      s->fts_mark,      s->fts_top,
-        s->fts_upto,     s->fts_fill,     s->fts_set_mark, s->srch_bound[0], s->srch_bound[1],
-        s->srch_rank[0], s->srch_rank[1], s->srch_snip,    s->srch_chat,     s->srch_hits};
+    sqlite3_stmt *sts[] = {s->ins_msg,      s->ins_emb,      s->set_emb,       s->touch_chat,
+                           s->ins_entity,   s->find_entity,  s->ins_mention,   s->get_msg,
+                           s->begin,        s->commit,       s->rollback,      s->view_msg,
+                           s->next_id,      s->fts_mark,     s->fts_top,       s->fts_upto,
+                           s->fts_fill,     s->fts_set_mark, s->srch_bound[0], s->srch_bound[1],
+                           s->srch_rank[0], s->srch_rank[1], s->srch_snip,     s->srch_chat,
+                           s->srch_hits,    s->srch_one};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
     sqlite3_close(s->db);
@@ -964,6 +965,94 @@ json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id, in
         sqlite3_clear_bindings(used[i]);
     }
     free(hits);
+    free(fq);
+    return arr;
+}
+
+typedef struct {
+    int64_t id;
+    double score; /* BM25, higher is better */
+} scored;
+
+static int by_score_desc(const void *a, const void *b)
+{
+    const scored *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? 1 : -1;
+    return (x->id < y->id) - (x->id > y->id); /* newer first among equals */
+}
+
+json_t *ta_store_search_text_in(ta_store *s, const char *query, const int64_t *ids, size_t n,
+                                int64_t limit, ta_error *err)
+{
+    char *fq = fts_query(query ? query : "");
+    if (!fq) {
+        ta_error_set(err, TA_ENOMEM, "out of memory");
+        return NULL;
+    }
+    json_t *arr = json_array();
+    if (!fq[0] || !n) {
+        free(fq);
+        return arr;
+    }
+    if (ta_store_fts_sync(s, 0, err) < 0) {
+        free(fq);
+        json_decref(arr);
+        return NULL;
+    }
+    /* Each allowed message is looked up by rowid against the query (FTS5 seeks its
+     * doclists to that rowid): cost grows with the allow-list, not with how many
+     * messages in all match - a chat's or an entity's few messages are found at once
+     * even when the words are everywhere. */
+    sqlite3_stmt *one = cached(s, &s->srch_one,
+                               "SELECT ta_bm25(conv_messages_fts, ?3) FROM conv_messages_fts"
+                               " WHERE conv_messages_fts MATCH ?1 AND rowid = ?2");
+    sqlite3_stmt *snip = cached(s, &s->srch_snip,
+                                "SELECT snippet(conv_messages_fts, 0, '[', ']', '...', 12)"
+                                " FROM conv_messages_fts WHERE conv_messages_fts MATCH ?1"
+                                " AND rowid = ?2");
+    sqlite3_stmt *chat = cached(s, &s->srch_chat, "SELECT chat_id FROM conv_messages WHERE id = ?");
+    scored *hit = malloc(n * sizeof *hit);
+    if (!one || !snip || !chat || !hit) {
+        if (!hit)
+            ta_error_set(err, TA_ENOMEM, "out of memory");
+        else
+            db_fail(s->db, err, "searching");
+        free(hit);
+        json_decref(arr);
+        free(fq);
+        return NULL;
+    }
+    size_t nh = 0, k = 0;
+    int64_t *hits = query_hits(s, fq, &nh);
+    sqlite3_bind_text(one, 1, fq, -1, SQLITE_STATIC);
+    if (hits) sqlite3_bind_blob(one, 3, hits, (int)(nh * sizeof *hits), SQLITE_STATIC);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(one, 2, ids[i]);
+        if (sqlite3_step(one) == SQLITE_ROW)
+            hit[k++] = (scored){ids[i], -sqlite3_column_double(one, 0)};
+        sqlite3_reset(one);
+    }
+    if (k > 1) qsort(hit, k, sizeof *hit, by_score_desc);
+    sqlite3_bind_text(snip, 1, fq, -1, SQLITE_STATIC);
+    for (size_t i = 0; i < k && (int64_t)i < (limit > 0 ? limit : 20); i++) {
+        sqlite3_bind_int64(snip, 2, hit[i].id);
+        sqlite3_bind_int64(chat, 1, hit[i].id);
+        const char *sn =
+            sqlite3_step(snip) == SQLITE_ROW ? (const char *)sqlite3_column_text(snip, 0) : NULL;
+        int64_t cid = sqlite3_step(chat) == SQLITE_ROW ? sqlite3_column_int64(chat, 0) : 0;
+        json_array_append_new(arr, json_pack("{s:I,s:I,s:f,s:s}", "id", (json_int_t)hit[i].id,
+                                             "chat_id", (json_int_t)cid, "score", hit[i].score,
+                                             "snippet", sn ? sn : ""));
+        sqlite3_reset(snip);
+        sqlite3_reset(chat);
+    }
+    sqlite3_stmt *used[] = {one, snip, chat};
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++) {
+        sqlite3_reset(used[i]);
+        sqlite3_clear_bindings(used[i]);
+    }
+    free(hits);
+    free(hit);
     free(fq);
     return arr;
 }

@@ -117,6 +117,11 @@ json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id /* 
  * reads and no lock. */
 int ta_store_fts_sync(ta_store *s, size_t max_rows, ta_error *err);
 
+/* The same, over the messages ids only (any order; best first out): for a chat's or an
+ * entity's messages, at a cost that grows with n rather than with the matches. */
+json_t *ta_store_search_text_in(ta_store *s, const char *query, const int64_t *ids, size_t n,
+                                int64_t limit, ta_error *err);
+
 /* Moves messages older than the given ages into the recent and archive tiers. */
 int ta_store_retier(ta_store *s, int64_t now_ms, int64_t recent_after_ms, int64_t archive_after_ms,
                     ta_error *err);

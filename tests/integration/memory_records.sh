@@ -84,6 +84,12 @@ post_json /v1/memory/search '{"query":"paris","databases":["summaries"],"type":"
 expect_json 'd.data.length === 0' 'the type filter (a summary kind)'
 post_json /v1/memory/search '{"embedding":[1,0,0],"entity":"Paris"}'
 expect_json 'd.data.length === 1 && d.data[0].id === 1' 'the entity filter: only messages that mention it'
+post_json /v1/memory/search '{"query":"paris","entity":"Paris"}'
+expect_json 'd.data.length === 1 && d.data[0].id === 1 && !!d.data[0].explain.text' 'text with the entity filter: only the message that mentions it'
+post_json /v1/memory/search '{"query":"paris spring","chat_id":1}'
+expect_json 'd.data.length === 2 && d.data.every(r => r.chat_id === 1) && d.data.some(r => r.snippet.includes("[Spring]"))' 'text within one chat (both of its messages have both words), with snippets'
+post_json /v1/memory/search '{"query":"paris","chat_id":77}'
+expect_json 'd.data.length === 0' 'a chat that does not exist: nothing'
 post_json /v1/memory/search '{"query":"paris","databases":["nowhere"]}'
 expect_error 400 invalid_request 'databases' 'an unknown database -> 400'
 

@@ -111,10 +111,10 @@ static int text_list(ta_store *s, int db, const ta_hybrid_params *p, uint32_t de
                      ta_error *err)
 {
     json_t *hits;
-    if (db == DB_MESSAGES && restrict_ids && n_allow <= EXACT_MAX) {
-        hits = ta_store_search_text_in(s, p->text, allow, n_allow, depth, err);
-    } else if (db == DB_MESSAGES) {
-        hits = ta_store_search_text(s, p->text, p->chat_id, depth, err);
+    if (db == DB_MESSAGES) { /* snippets later, for the page's results only */
+        bool exact = restrict_ids && n_allow <= EXACT_MAX;
+        hits = ta_store_search_text_ex(s, p->text, p->chat_id, exact ? allow : NULL,
+                                       exact ? n_allow : 0, depth, false, err);
     } else {
         ta_record_filter f = {.since_ms = p->since_ms,
                               .until_ms = p->until_ms,
@@ -225,13 +225,21 @@ static bool keep_message(ta_store *s, const ta_hybrid_params *p, const int64_t *
     x->chat_id = v.chat_id;
     x->ts = v.timestamp_ms;
     snprintf(x->type, sizeof x->type, "%s", v.role);
-    if (!x->snippet) { /* a vector-only hit: the start of its text */
-        size_t len = v.content_len < 160 ? v.content_len : 160;
-        while (len < v.content_len && len > 0 && ((unsigned char)v.content[len] & 0xc0) == 0x80)
-            len--; /* whole UTF-8 characters */
-        x->snippet = strndup(v.content, len);
-    }
     return true;
+}
+
+/* A message of the page gets its snippet: the matching words in context for a text hit,
+ * else the start of its text. */
+static void message_snippet(ta_store *s, const ta_hybrid_params *p, cand *x)
+{
+    if (x->snippet) return;
+    if (x->fts_rank && (x->snippet = ta_store_snippet(s, p->text, x->id))) return;
+    ta_message_view v;
+    if (ta_store_message_view(s, x->id, &v, NULL) != TA_OK) return;
+    size_t len = v.content_len < 160 ? v.content_len : 160;
+    while (len < v.content_len && len > 0 && ((unsigned char)v.content[len] & 0xc0) == 0x80)
+        len--; /* whole UTF-8 characters */
+    x->snippet = strndup(v.content, len);
 }
 
 static json_t *result(const cand *x)
@@ -372,8 +380,10 @@ json_t *ta_hybrid_search(ta_store *s, const ta_hnsw *idx, const ta_hybrid_params
         }
         if (c.n > 1) qsort(c.v, c.n, sizeof *c.v, by_score);
         json_t *data = json_array();
-        for (size_t i = p->offset; i < c.n && i < (size_t)p->offset + limit; i++)
+        for (size_t i = p->offset; i < c.n && i < (size_t)p->offset + limit; i++) {
+            if (c.v[i].db == DB_MESSAGES) message_snippet(s, p, &c.v[i]);
             json_array_append_new(data, result(&c.v[i]));
+        }
         out = json_pack("{s:o,s:i,s:i,s:s,s:i}", "data", data, "offset", (int)p->offset, "limit",
                         (int)limit, "fusion", p->weighted ? "weighted" : "rrf", "candidates",
                         (int)c.n);

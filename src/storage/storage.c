@@ -877,8 +877,8 @@ static char *fts_query(const char *q)
 /* The most matches a search ranks (the newest ones; see ta_store_search_text). */
 #define FTS_RANK_MAX 5000
 
-json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id, int64_t limit,
-                             ta_error *err)
+static json_t *search_text(ta_store *s, const char *query, int64_t chat_id, int64_t limit,
+                           bool snippets, ta_error *err)
 {
     char *fq = fts_query(query ? query : "");
     if (!fq) {
@@ -949,12 +949,14 @@ json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id, in
         int64_t id = sqlite3_column_int64(st, 0);
         sqlite3_bind_int64(snip, 2, id);
         sqlite3_bind_int64(chat, 1, id);
-        const char *sn =
-            sqlite3_step(snip) == SQLITE_ROW ? (const char *)sqlite3_column_text(snip, 0) : NULL;
+        const char *sn = snippets && sqlite3_step(snip) == SQLITE_ROW
+                             ? (const char *)sqlite3_column_text(snip, 0)
+                             : NULL;
         int64_t cid = sqlite3_step(chat) == SQLITE_ROW ? sqlite3_column_int64(chat, 0) : 0;
-        json_array_append_new(
-            arr, json_pack("{s:I,s:I,s:f,s:s}", "id", (json_int_t)id, "chat_id", (json_int_t)cid,
-                           "score", -sqlite3_column_double(st, 1), "snippet", sn ? sn : ""));
+        json_t *o = json_pack("{s:I,s:I,s:f}", "id", (json_int_t)id, "chat_id", (json_int_t)cid,
+                              "score", -sqlite3_column_double(st, 1));
+        if (snippets) json_object_set_new(o, "snippet", json_string(sn ? sn : ""));
+        json_array_append_new(arr, o);
         sqlite3_reset(snip);
         sqlite3_reset(chat);
     }
@@ -981,8 +983,8 @@ static int by_score_desc(const void *a, const void *b)
     return (x->id < y->id) - (x->id > y->id); /* newer first among equals */
 }
 
-json_t *ta_store_search_text_in(ta_store *s, const char *query, const int64_t *ids, size_t n,
-                                int64_t limit, ta_error *err)
+static json_t *search_text_in(ta_store *s, const char *query, const int64_t *ids, size_t n,
+                              int64_t limit, bool snippets, ta_error *err)
 {
     char *fq = fts_query(query ? query : "");
     if (!fq) {
@@ -999,13 +1001,25 @@ json_t *ta_store_search_text_in(ta_store *s, const char *query, const int64_t *i
         json_decref(arr);
         return NULL;
     }
-    /* Each allowed message is looked up by rowid against the query (FTS5 seeks its
-     * doclists to that rowid): cost grows with the allow-list, not with how many
-     * messages in all match - a chat's or an entity's few messages are found at once
-     * even when the words are everywhere. */
-    sqlite3_stmt *one = cached(s, &s->srch_one,
-                               "SELECT ta_bm25(conv_messages_fts, ?3) FROM conv_messages_fts"
-                               " WHERE conv_messages_fts MATCH ?1 AND rowid = ?2");
+    /* The matches between the lowest and the highest allowed id (FTS5 seeks its doclists
+     * to the range), kept when allowed: cost grows with the matches in that span, not
+     * with all matches - a chat's messages lie close together. When the allowed ids are
+     * spread thin, each is looked up by itself instead (rowid = ?). */
+    int64_t lo = ids[0], hi = ids[0];
+    bool sorted = true;
+    for (size_t i = 1; i < n; i++) {
+        if (ids[i] < ids[i - 1]) sorted = false;
+        lo = ids[i] < lo ? ids[i] : lo;
+        hi = ids[i] > hi ? ids[i] : hi;
+    }
+    bool span = sorted && (uint64_t)(hi - lo) <= 64u * n;
+    sqlite3_stmt *one =
+        span ? cached(s, &s->srch_span,
+                      "SELECT rowid, ta_bm25(conv_messages_fts, ?3) FROM conv_messages_fts"
+                      " WHERE conv_messages_fts MATCH ?1 AND rowid >= ?2 AND rowid <= ?4")
+             : cached(s, &s->srch_one,
+                      "SELECT rowid, ta_bm25(conv_messages_fts, ?3) FROM conv_messages_fts"
+                      " WHERE conv_messages_fts MATCH ?1 AND rowid = ?2");
     sqlite3_stmt *snip = cached(s, &s->srch_snip,
                                 "SELECT snippet(conv_messages_fts, 0, '[', ']', '...', 12)"
                                 " FROM conv_messages_fts WHERE conv_messages_fts MATCH ?1"
@@ -1026,23 +1040,43 @@ json_t *ta_store_search_text_in(ta_store *s, const char *query, const int64_t *i
     int64_t *hits = query_hits(s, fq, &nh);
     sqlite3_bind_text(one, 1, fq, -1, SQLITE_STATIC);
     if (hits) sqlite3_bind_blob(one, 3, hits, (int)(nh * sizeof *hits), SQLITE_STATIC);
-    for (size_t i = 0; i < n; i++) {
-        sqlite3_bind_int64(one, 2, ids[i]);
-        if (sqlite3_step(one) == SQLITE_ROW)
-            hit[k++] = (scored){ids[i], -sqlite3_column_double(one, 0)};
+    if (span) {
+        sqlite3_bind_int64(one, 2, lo);
+        sqlite3_bind_int64(one, 4, hi);
+        while (sqlite3_step(one) == SQLITE_ROW && k < n) {
+            int64_t id = sqlite3_column_int64(one, 0);
+            size_t a = 0, b = n; /* allowed? */
+            while (a < b) {
+                size_t mid = (a + b) / 2;
+                if (ids[mid] < id)
+                    a = mid + 1;
+                else
+                    b = mid;
+            }
+            if (a < n && ids[a] == id) hit[k++] = (scored){id, -sqlite3_column_double(one, 1)};
+        }
         sqlite3_reset(one);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            sqlite3_bind_int64(one, 2, ids[i]);
+            if (sqlite3_step(one) == SQLITE_ROW)
+                hit[k++] = (scored){ids[i], -sqlite3_column_double(one, 1)};
+            sqlite3_reset(one);
+        }
     }
     if (k > 1) qsort(hit, k, sizeof *hit, by_score_desc);
     sqlite3_bind_text(snip, 1, fq, -1, SQLITE_STATIC);
     for (size_t i = 0; i < k && (int64_t)i < (limit > 0 ? limit : 20); i++) {
         sqlite3_bind_int64(snip, 2, hit[i].id);
         sqlite3_bind_int64(chat, 1, hit[i].id);
-        const char *sn =
-            sqlite3_step(snip) == SQLITE_ROW ? (const char *)sqlite3_column_text(snip, 0) : NULL;
+        const char *sn = snippets && sqlite3_step(snip) == SQLITE_ROW
+                             ? (const char *)sqlite3_column_text(snip, 0)
+                             : NULL;
         int64_t cid = sqlite3_step(chat) == SQLITE_ROW ? sqlite3_column_int64(chat, 0) : 0;
-        json_array_append_new(arr, json_pack("{s:I,s:I,s:f,s:s}", "id", (json_int_t)hit[i].id,
-                                             "chat_id", (json_int_t)cid, "score", hit[i].score,
-                                             "snippet", sn ? sn : ""));
+        json_t *o = json_pack("{s:I,s:I,s:f}", "id", (json_int_t)hit[i].id, "chat_id",
+                              (json_int_t)cid, "score", hit[i].score);
+        if (snippets) json_object_set_new(o, "snippet", json_string(sn ? sn : ""));
+        json_array_append_new(arr, o);
         sqlite3_reset(snip);
         sqlite3_reset(chat);
     }
@@ -1055,6 +1089,51 @@ json_t *ta_store_search_text_in(ta_store *s, const char *query, const int64_t *i
     free(hit);
     free(fq);
     return arr;
+}
+
+json_t *ta_store_search_text(ta_store *s, const char *query, int64_t chat_id, int64_t limit,
+                             ta_error *err)
+{
+    return search_text(s, query, chat_id, limit, true, err);
+}
+
+json_t *ta_store_search_text_in(ta_store *s, const char *query, const int64_t *ids, size_t n,
+                                int64_t limit, ta_error *err)
+{
+    return search_text_in(s, query, ids, n, limit, true, err);
+}
+
+json_t *ta_store_search_text_ex(ta_store *s, const char *query, int64_t chat_id, const int64_t *ids,
+                                size_t n, int64_t limit, bool snippets, ta_error *err)
+{
+    return ids ? search_text_in(s, query, ids, n, limit, snippets, err)
+               : search_text(s, query, chat_id, limit, snippets, err);
+}
+
+char *ta_store_snippet(ta_store *s, const char *query, int64_t id)
+{
+    char *fq = fts_query(query ? query : "");
+    if (!fq || !fq[0]) {
+        free(fq);
+        return NULL;
+    }
+    sqlite3_stmt *snip = cached(s, &s->srch_snip,
+                                "SELECT snippet(conv_messages_fts, 0, '[', ']', '...', 12)"
+                                " FROM conv_messages_fts WHERE conv_messages_fts MATCH ?1"
+                                " AND rowid = ?2");
+    char *out = NULL;
+    if (snip) {
+        sqlite3_bind_text(snip, 1, fq, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(snip, 2, id);
+        if (sqlite3_step(snip) == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(snip, 0);
+            out = t ? strdup(t) : NULL;
+        }
+        sqlite3_reset(snip);
+        sqlite3_clear_bindings(snip);
+    }
+    free(fq);
+    return out;
 }
 
 int ta_store_message_embeddings(ta_store *s, ta_store_embedding_fn cb, void *ud, ta_error *err)

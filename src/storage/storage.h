@@ -122,6 +122,14 @@ int ta_store_fts_sync(ta_store *s, size_t max_rows, ta_error *err);
 json_t *ta_store_search_text_in(ta_store *s, const char *query, const int64_t *ids, size_t n,
                                 int64_t limit, ta_error *err);
 
+/* Either of the two above (ids non-NULL: the allow-list form), with snippets only when
+ * asked: a caller that shows a page of a longer list asks ta_store_snippet for the
+ * page's results alone (a snippet costs a lookup of the message in the index). */
+json_t *ta_store_search_text_ex(ta_store *s, const char *query, int64_t chat_id, const int64_t *ids,
+                                size_t n, int64_t limit, bool snippets, ta_error *err);
+/* The snippet of message id for query (malloc'd), or NULL when it does not match. */
+char *ta_store_snippet(ta_store *s, const char *query, int64_t id);
+
 /* Moves messages older than the given ages into the recent and archive tiers. */
 int ta_store_retier(ta_store *s, int64_t now_ms, int64_t recent_after_ms, int64_t archive_after_ms,
                     ta_error *err);

@@ -37,7 +37,7 @@ struct ta_store {
     sqlite3_stmt *fts_mark, *fts_top, *fts_upto, *fts_fill, *fts_set_mark;
     /* prepared on the first search: [0] over all chats, [1] within one */
     sqlite3_stmt *srch_bound[2], *srch_rank[2], *srch_snip, *srch_chat, *srch_hits;
-    sqlite3_stmt *srch_one; /* ta_store_search_text_in: one message against a query */
+    sqlite3_stmt *srch_one, *srch_span; /* ta_store_search_text_in: one id, an id range */
     /* how many messages match a search's phrases (storage.c, phrase_hits) */
     ta_df_entry df_cache[TA_DF_CACHE];
 };

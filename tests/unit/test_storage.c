@@ -428,6 +428,53 @@ static void test_embedding_state(void **state)
     ta_store_close(s);
 }
 
+/* Text search within an allow-list: a dense one (one id range scanned) and a sparse one
+ * (each id looked up), the same answers; snippets only when asked. */
+static void test_search_within(void **state)
+{
+    (void)state;
+    ta_error err = {0};
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s/within", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    ta_store *s = ta_store_open(sub, &err);
+    assert_non_null(s);
+    int64_t chat, ids[200];
+    assert_int_equal(ta_store_chat_create(s, "many", "", &chat, &err), TA_OK);
+    ta_message_in m[200];
+    char text[200][32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(text[i], sizeof text[i], "%s number %d", i % 2 ? "odd" : "even", i);
+        m[i] = (ta_message_in){.chat_id = chat, .role = "user", .content = text[i]};
+    }
+    assert_int_equal(ta_store_messages_add(s, m, 200, ids, &err), TA_OK);
+    int64_t sparse[3] = {ids[0], ids[101], ids[199]}; /* far apart: looked up one by one */
+    json_t *r = ta_store_search_text_ex(s, "odd", 0, sparse, 3, 10, true, &err);
+    assert_non_null(r);
+    assert_int_equal(json_array_size(r), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_int_t id = json_integer_value(json_object_get(json_array_get(r, i), "id"));
+        assert_true(id == ids[101] || id == ids[199]);
+        assert_non_null(
+            strstr(json_string_value(json_object_get(json_array_get(r, i), "snippet")), "[odd]"));
+    }
+    json_decref(r);
+    int64_t dense[4] = {ids[10], ids[11], ids[12], ids[13]}; /* one short range */
+    r = ta_store_search_text_ex(s, "even", 0, dense, 4, 10, false, &err);
+    assert_int_equal(json_array_size(r), 2);
+    assert_null(json_object_get(json_array_get(r, 0), "snippet"));
+    char *sn = ta_store_snippet(s, "even", ids[12]);
+    assert_non_null(sn);
+    assert_non_null(strstr(sn, "[even]"));
+    free(sn);
+    assert_null(ta_store_snippet(s, "odd", ids[12]));
+    json_decref(r);
+    r = ta_store_search_text_ex(s, "number", 0, dense, 4, 2, false, &err);
+    assert_int_equal(json_array_size(r), 2); /* the limit */
+    json_decref(r);
+    ta_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_knowledge),
         cmocka_unit_test(test_backup_restore),
         cmocka_unit_test(test_embedding_state),
+        cmocka_unit_test(test_search_within),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

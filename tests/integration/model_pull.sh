@@ -138,6 +138,23 @@ pull acme/norange >"$TMP/f4.out" 2>&1 && rc=0 || rc=$?
 expect_eq "$rc" 0 'a server that answers 200 to a Range request: one whole transfer, completes'
 expect_eq "$(sha "$CACHE/models--acme--norange/blobs/$FSHA")" "$FSHA" 'and the file is whole'
 
+section "not enough disk space"
+SMALL=$TMP/small
+mkdir -p "$SMALL"
+if mount -t tmpfs -o size=8m tmpfs "$SMALL" 2>/dev/null; then
+    "$TABAGENT" pull --model-cache-path "$SMALL/cache" acme/tiny-GGUF >"$TMP/d1.out" 2>&1 && rc=0 || rc=$?
+    expect_eq "$rc" 1 'a 24 MiB model into 8 MiB of space: exit 1'
+    grep -q 'not enough disk space in .*: the download needs 40.0 MiB more' "$TMP/d1.out" && pass 'the error gives the numbers' || fail 'disk space message' "$(cat "$TMP/d1.out")"
+    if find "$SMALL/cache" -name '*.incomplete' -o -name '*.gguf' | grep -q .; then
+        fail 'nothing was written or published' "$(find "$SMALL/cache")"
+    else
+        pass 'nothing was written or published'
+    fi
+    umount "$SMALL"
+else
+    echo "# skipped: cannot mount a small tmpfs here (not root?)"
+fi
+
 section "killed and restarted: the resume"
 SSHA=$(sha "$F/slow.gguf")
 SIZE=$((64 << 20))

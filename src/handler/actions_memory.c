@@ -145,6 +145,7 @@ static int do_delete_chat(ta_call *call)
 
 static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", NULL};
 static const ta_field number_item = {.name = "value", .types = TA_T_NUMBER};
+static const char *const vec_kinds[] = {"f32", "f16", "i8", NULL};
 static const ta_field string_item = {.name = "entity", .types = TA_T_STRING, .max_len = 512};
 static const ta_field add_message_fields[] = {
     ID_FIELD("chat_id"),
@@ -159,6 +160,12 @@ static const ta_field add_message_fields[] = {
      .max_len = 16384,
      .items = &number_item},
     {.name = "embedding_model", .types = TA_T_STRING, .max_len = 256},
+    {.name = "embedding_storage",
+     .types = TA_T_STRING,
+     .one_of = vec_kinds,
+     .dflt = "\"f32\"",
+     .description = "How the embedding is kept: f32, f16 (half the space) or i8 (a quarter; "
+                    "one scale per vector)."},
     {.name = "entities", .types = TA_T_ARRAY, .max_len = 256, .items = &string_item},
     {0}};
 static const ta_schema add_message_request = {
@@ -199,6 +206,7 @@ static int do_add_message(ta_call *call)
                        .embedding = vec,
                        .embedding_dim = (uint32_t)dim,
                        .embedding_model = ta_json_str(p, "embedding_model", NULL),
+                       .embedding_storage = ta_json_str(p, "embedding_storage", "f32"),
                        .entities = names,
                        .n_entities = (uint32_t)ne};
     int64_t id = 0;

@@ -8,11 +8,40 @@
  * counter of every other change (deletes and edits, counted by triggers; schema.c,
  * embeddings v2) describe the table's content for an index exactly.
  */
+#include <stdlib.h>
+
 #include "storage_internal.h"
 
 static int fail(sqlite3 *db, ta_error *err, const char *what)
 {
     return ta_error_set(err, TA_EIO, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+/* A buffer for stored vectors decoded to floats (vector_codec.c). */
+typedef struct {
+    float *v;
+    uint32_t cap;
+    bool oom;
+} vec_buf;
+
+/* The vector in the row's columns (storage kind at kind_col, blob at data_col) as
+ * floats, or NULL when it does not decode (a damaged row is skipped). */
+static const float *decode(vec_buf *b, sqlite3_stmt *st, int kind_col, int data_col, uint32_t dim)
+{
+    if (!dim || dim > (1u << 20)) return NULL;
+    if (dim > b->cap) {
+        float *v = realloc(b->v, dim * sizeof *v);
+        if (!v) {
+            b->oom = true;
+            return NULL;
+        }
+        b->v = v, b->cap = dim;
+    }
+    const void *blob = sqlite3_column_blob(st, data_col);
+    size_t bytes = (size_t)sqlite3_column_bytes(st, data_col);
+    return ta_vec_decode((const char *)sqlite3_column_text(st, kind_col), blob, bytes, dim, b->v)
+               ? b->v
+               : NULL;
 }
 
 int ta_store_embedding_state(ta_store *s, ta_store_emb_state *out, ta_error *err)
@@ -42,22 +71,25 @@ int ta_store_message_embeddings_after(ta_store *s, int64_t after_id, ta_store_em
     ta_store_release_view(s);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT owner_id, model, dim, data FROM emb_vectors"
-                           " WHERE id > ? AND owner_table = 'conv_messages' AND storage = 'f32'"
-                           " ORDER BY id",
+                           "SELECT owner_id, model, dim, data, storage FROM emb_vectors"
+                           " WHERE id > ? AND owner_table = 'conv_messages' ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s->db, err, "reading embeddings");
     sqlite3_bind_int64(st, 1, after_id);
     int rc = TA_OK, r;
+    vec_buf b = {0};
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         uint32_t dim = (uint32_t)sqlite3_column_int(st, 2);
-        const void *blob = sqlite3_column_blob(st, 3);
-        if (!blob || (size_t)sqlite3_column_bytes(st, 3) != dim * sizeof(float)) continue;
-        rc = cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), blob,
-                dim);
+        const float *v = decode(&b, st, 4, 3, dim);
+        if (v)
+            rc = cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), v,
+                    dim);
+        else if (b.oom)
+            rc = ta_error_set(err, TA_ENOMEM, "out of memory");
     }
     if (!rc && r != SQLITE_DONE) rc = fail(s->db, err, "reading embeddings");
     sqlite3_finalize(st);
+    free(b.v);
     return rc;
 }
 
@@ -67,7 +99,7 @@ int64_t ta_store_message_embedding_count(ta_store *s, uint32_t dim, ta_error *er
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT count(*) FROM emb_vectors WHERE owner_table = 'conv_messages'"
-                           " AND storage = 'f32' AND dim = ?",
+                           " AND dim = ?",
                            -1, &st, NULL) != SQLITE_OK) {
         fail(s->db, err, "counting embeddings");
         return -1;
@@ -86,22 +118,22 @@ int ta_store_message_vectors(ta_store *s, const int64_t *ids, size_t n, ta_store
     sqlite3_stmt *st;
     /* through the message's embedding id: two primary-key lookups a message */
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT v.model, v.dim, v.data FROM conv_messages m"
-                           " JOIN emb_vectors v ON v.id = m.embedding_id"
-                           " WHERE m.id = ? AND v.storage = 'f32'",
+                           "SELECT v.model, v.dim, v.data, v.storage FROM conv_messages m"
+                           " JOIN emb_vectors v ON v.id = m.embedding_id WHERE m.id = ?",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s->db, err, "reading embeddings");
     int rc = TA_OK;
+    vec_buf b = {0};
     for (size_t i = 0; !rc && i < n; i++) {
         sqlite3_bind_int64(st, 1, ids[i]);
         if (sqlite3_step(st) == SQLITE_ROW) {
             uint32_t dim = (uint32_t)sqlite3_column_int(st, 1);
-            const void *blob = sqlite3_column_blob(st, 2);
-            if (blob && (size_t)sqlite3_column_bytes(st, 2) == dim * sizeof(float))
-                rc = cb(ud, ids[i], (const char *)sqlite3_column_text(st, 0), blob, dim);
+            const float *v = decode(&b, st, 3, 2, dim);
+            if (v) rc = cb(ud, ids[i], (const char *)sqlite3_column_text(st, 0), v, dim);
         }
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
+    free(b.v);
     return rc;
 }

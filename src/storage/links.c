@@ -133,22 +133,34 @@ int ta_store_entity_embeddings(ta_store *s, ta_store_entity_vec_fn cb, void *ud,
     ta_store_release_view(s);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "SELECT e.id, e.type, e.confidence, v.dim, v.data FROM emb_vectors v"
-                           " JOIN kg_entities e ON e.id = v.owner_id"
-                           " WHERE v.owner_table = 'kg_entities' AND v.storage = 'f32'"
-                           " ORDER BY e.id",
+                           "SELECT e.id, e.type, e.confidence, v.dim, v.data, v.storage"
+                           " FROM emb_vectors v JOIN kg_entities e ON e.id = v.owner_id"
+                           " WHERE v.owner_table = 'kg_entities' ORDER BY e.id",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s->db, err, "reading entity embeddings");
     int rc = TA_OK, r;
+    float *buf = NULL;
+    uint32_t cap = 0;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         uint32_t dim = (uint32_t)sqlite3_column_int(st, 3);
-        const void *blob = sqlite3_column_blob(st, 4);
-        if (!blob || (size_t)sqlite3_column_bytes(st, 4) != dim * sizeof(float)) continue;
+        if (!dim || dim > (1u << 20)) continue;
+        if (dim > cap) {
+            float *v = realloc(buf, dim * sizeof *v);
+            if (!v) {
+                rc = ta_error_set(err, TA_ENOMEM, "out of memory");
+                break;
+            }
+            buf = v, cap = dim;
+        }
+        if (!ta_vec_decode((const char *)sqlite3_column_text(st, 5), sqlite3_column_blob(st, 4),
+                           (size_t)sqlite3_column_bytes(st, 4), dim, buf))
+            continue; /* a damaged row */
         rc = cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-                sqlite3_column_double(st, 2), blob, dim);
+                sqlite3_column_double(st, 2), buf, dim);
     }
     if (!rc && r != SQLITE_DONE) rc = fail(s->db, err, "reading entity embeddings");
     sqlite3_finalize(st);
+    free(buf);
     return rc;
 }
 

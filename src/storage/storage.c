@@ -197,7 +197,7 @@ ta_store *ta_store_open(const char *dir, ta_error *err)
     if (!rc)
         rc = prepare(s, &s->ins_emb,
                      "INSERT INTO emb_vectors(model, dim, storage, data, owner_table,"
-                     " owner_id, created_ms) VALUES (?,?,'f32',?,'conv_messages',?,?)",
+                     " owner_id, created_ms) VALUES (?1,?2,?6,?3,'conv_messages',?4,?5)",
                      err);
     if (!rc)
         rc = prepare(s, &s->set_emb, "UPDATE conv_messages SET embedding_id = ? WHERE id = ?", err);
@@ -374,14 +374,24 @@ static int add_one(ta_store *s, const ta_message_in *m, int64_t mid, int64_t now
     free(att);
     if (rc) return rc;
     if (m->embedding) {
+        int kind = ta_vec_kind(m->embedding_storage);
+        if (kind < 0) return ta_error_set(err, TA_EINVAL, "embedding storage: f32, f16 or i8");
+        void *packed = NULL; /* f16 and i8 are packed first; f32 is bound as it is */
+        if (kind != TA_VEC_KIND_F32) {
+            packed = malloc(ta_vec_bytes(kind, m->embedding_dim));
+            if (!packed) return ta_error_set(err, TA_ENOMEM, "out of memory");
+            ta_vec_encode(kind, m->embedding, m->embedding_dim, packed);
+        }
         st = s->ins_emb;
         sqlite3_bind_text(st, 1, m->embedding_model, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, (int)m->embedding_dim);
-        sqlite3_bind_blob(st, 3, m->embedding, (int)(m->embedding_dim * sizeof(float)),
-                          SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, packed ? packed : (const void *)m->embedding,
+                          (int)ta_vec_bytes(kind, m->embedding_dim), SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, mid);
         sqlite3_bind_int64(st, 5, ts);
+        sqlite3_bind_text(st, 6, ta_vec_kind_name(kind), -1, SQLITE_STATIC);
         rc = step_done(st, s->db, err, "adding an embedding");
+        free(packed);
         if (!rc) {
             sqlite3_bind_int64(s->set_emb, 1, sqlite3_last_insert_rowid(s->db));
             sqlite3_bind_int64(s->set_emb, 2, mid);
@@ -1134,26 +1144,6 @@ char *ta_store_snippet(ta_store *s, const char *query, int64_t id)
     }
     free(fq);
     return out;
-}
-
-int ta_store_message_embeddings(ta_store *s, ta_store_embedding_fn cb, void *ud, ta_error *err)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT owner_id, model, dim, data FROM emb_vectors"
-                           " WHERE owner_table = 'conv_messages' AND storage = 'f32' ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_fail(s->db, err, "reading embeddings");
-    int rc = TA_OK;
-    while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-        uint32_t dim = (uint32_t)sqlite3_column_int(st, 2);
-        const void *blob = sqlite3_column_blob(st, 3);
-        if (!blob || (size_t)sqlite3_column_bytes(st, 3) != dim * sizeof(float)) continue;
-        rc = cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), blob,
-                dim);
-    }
-    sqlite3_finalize(st);
-    return rc;
 }
 
 int ta_store_chat_message_ids(ta_store *s, int64_t chat_id, int64_t **ids, size_t *n, ta_error *err)

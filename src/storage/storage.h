@@ -53,8 +53,9 @@ typedef struct ta_message_in {
     const json_t *attachments; /* metadata array or NULL */
     const float *embedding;    /* NULL: none */
     uint32_t embedding_dim;
-    const char *embedding_model; /* required with an embedding */
-    const char *const *entities; /* labels mentioned in the message (knowledge), or NULL */
+    const char *embedding_model;   /* required with an embedding */
+    const char *embedding_storage; /* "f32" (NULL), "f16" (half the space), "i8" (a quarter) */
+    const char *const *entities;   /* labels mentioned in the message (knowledge), or NULL */
     uint32_t n_entities;
 } ta_message_in;
 
@@ -134,11 +135,9 @@ char *ta_store_snippet(ta_store *s, const char *query, int64_t id);
 int ta_store_retier(ta_store *s, int64_t now_ms, int64_t recent_after_ms, int64_t archive_after_ms,
                     ta_error *err);
 
-/* Calls cb for every message embedding (float32), in id order, until it returns
- * nonzero; for (re)building the vector index. */
+/* A message embedding as floats (whatever its storage), for the callbacks below. */
 typedef int (*ta_store_embedding_fn)(void *ud, int64_t message_id, const char *model,
                                      const float *vec, uint32_t dim);
-int ta_store_message_embeddings(ta_store *s, ta_store_embedding_fn cb, void *ud, ta_error *err);
 /* index_state.c: what tells a saved vector index whether it is current. max_id is the
  * largest embedding id; changes counts every delete and edit of an embedding ever made.
  * An index that holds the message embeddings up to max_id, saved when changes had its
@@ -147,14 +146,15 @@ typedef struct ta_store_emb_state {
     int64_t max_id, changes;
 } ta_store_emb_state;
 int ta_store_embedding_state(ta_store *s, ta_store_emb_state *out, ta_error *err);
-/* As ta_store_message_embeddings, only the embeddings with an id above after_id. */
+/* Calls cb for every message embedding with an id above after_id, in id order, until
+ * it returns nonzero: for (re)building and catching up the vector index. */
 int ta_store_message_embeddings_after(ta_store *s, int64_t after_id, ta_store_embedding_fn cb,
                                       void *ud, ta_error *err);
-/* Calls cb with the float32 embedding of each of the messages ids (those that have
- * one), in the order given, until it returns nonzero: exact search over a few. */
+/* Calls cb with the embedding of each of the messages ids (those that have one), in the
+ * order given, until it returns nonzero: exact search over a few. */
 int ta_store_message_vectors(ta_store *s, const int64_t *ids, size_t n, ta_store_embedding_fn cb,
                              void *ud, ta_error *err);
-/* How many float32 message embeddings of size dim there are; -1 on an error. */
+/* How many message embeddings of size dim there are; -1 on an error. */
 int64_t ta_store_message_embedding_count(ta_store *s, uint32_t dim, ta_error *err);
 /* The ids of a chat's messages (malloc'd into *ids; *n of them). */
 int ta_store_chat_message_ids(ta_store *s, int64_t chat_id, int64_t **ids, size_t *n,

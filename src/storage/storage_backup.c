@@ -125,10 +125,12 @@ int ta_store_restore(ta_store *s, const char *path, ta_error *err)
 json_t *ta_store_stats(ta_store *s, ta_error *err)
 {
     static const char *const tables[][2] = {
-        {"chats", "conv_chats"},        {"messages", "conv_messages"}, {"entities", "kg_entities"},
-        {"relations", "kg_relations"},  {"embeddings", "emb_vectors"}, {"pages", "tool_pages"},
-        {"searches", "tool_searches"},  {"tool_calls", "tool_calls"},  {"outcomes", "exp_outcomes"},
-        {"summaries", "sum_summaries"}, {"message_links", "conv_links"}, {"merges", "kg_merges"},
+        {"chats", "conv_chats"},         {"messages", "conv_messages"},
+        {"entities", "kg_entities"},     {"relations", "kg_relations"},
+        {"embeddings", "emb_vectors"},   {"pages", "tool_pages"},
+        {"searches", "tool_searches"},   {"tool_calls", "tool_calls"},
+        {"outcomes", "exp_outcomes"},    {"summaries", "sum_summaries"},
+        {"message_links", "conv_links"}, {"merges", "kg_merges"},
     };
     json_t *o = json_object();
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {

@@ -50,6 +50,17 @@ static inline void ta_store_release_view(ta_store *s)
     if (s && s->view_msg) sqlite3_reset(s->view_msg);
 }
 
+/* Embedding storage kinds (vector_codec.c): the values of emb_vectors.storage. */
+enum { TA_VEC_KIND_F32 = 0, TA_VEC_KIND_F16, TA_VEC_KIND_I8 };
+/* "f32" (or NULL), "f16", "i8" -> a kind; -1 for anything else. */
+int ta_vec_kind(const char *name);
+const char *ta_vec_kind_name(int kind);
+size_t ta_vec_bytes(int kind, uint32_t dim);
+void ta_vec_encode(int kind, const float *v, uint32_t dim, void *out);
+/* A stored vector back as floats; false when the blob does not fit its kind and dim
+ * or holds a value that is not finite. */
+bool ta_vec_decode(const char *kind, const void *blob, size_t bytes, uint32_t dim, float *out);
+
 /* Wall-clock milliseconds (message and entity times). */
 int64_t ta_store_now_ms(void);
 /* Lower-case, trimmed, inner whitespace collapsed: how entity labels are matched. */

@@ -58,6 +58,14 @@ post_json /v1/chats/1/messages '{"role":"assistant","content":"Spring in Paris: 
 expect_json 'd.id === 2 && d.links === 1' 'a similar message is linked at write time'
 post_json /v1/chats/1/messages '{"role":"user","content":"Unrelated: fix my bike","embedding":[0,1,0],"embedding_model":"t","timestamp_ms":7000}'
 expect_json 'd.id === 3 && d.links === 0' 'a dissimilar one is not'
+post_json /v1/chats/1/messages '{"role":"user","content":"kept small","embedding":[0.1,-0.2,0.9],"embedding_model":"t","embedding_storage":"i8","timestamp_ms":7500}'
+expect_json 'd.id === 4 && d.indexed === true' 'an embedding kept as int8 (a quarter of the space) is indexed'
+post_json /v1/memory/search '{"embedding":[0.1,-0.2,0.9],"limit":1}'
+expect_json 'd.data[0].id === 4 && d.data[0].explain.vector.distance < 0.001' 'and found by its vector'
+post_json /v1/chats/1/messages '{"role":"user","content":"x","embedding":[1,2,3],"embedding_model":"t","embedding_storage":"f8"}'
+expect_error 400 invalid_request 'embedding_storage' 'an unknown storage kind -> 400'
+req DELETE /v1/memory/summaries/999
+expect_error 404 not_found '' 'deleting a summary that does not exist -> 404'
 post_json /v1/memory/summaries '{"kind":"session","chat_id":1,"text":"Trip planning for Paris","message_ids":[1,2],"start_ms":5000,"end_ms":6000}'
 expect_json 'd.id === 1' 'store a session summary'
 post_json /v1/memory/summaries '{"kind":"daily","text":"A day of errands","message_ids":[3],"start_ms":7000,"end_ms":9000}'
@@ -112,7 +120,7 @@ expect_json "d.dry_run === true && d.merges.length === 2 && d.merges.some(m => m
 req GET "/v1/knowledge/entities/$NYC2"
 expect_status 200 'and changes nothing'
 post_json /v1/memory/weave '{}'
-expect_json 'd.dry_run === false && d.merges.length === 2 && d.messages_linked === 3 && d.links === 1' 'a weaving pass: links and merges'
+expect_json 'd.dry_run === false && d.merges.length === 2 && d.messages_linked === 4 && d.links === 1' 'a weaving pass: links and merges'
 req GET "/v1/knowledge/entities/$NYC2"
 expect_error 404 not_found '' 'the duplicate is gone'
 req GET "/v1/knowledge/entities/$NYC"

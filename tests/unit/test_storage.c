@@ -5,6 +5,7 @@
  * backup and a checked restore that refuses corrupt or foreign files and changes
  * nothing then, and reopening.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -475,6 +476,68 @@ static void test_search_within(void **state)
     ta_store_close(s);
 }
 
+typedef struct {
+    float v[3][64];
+    int n;
+} got_vecs;
+
+static int keep_vec(void *ud, int64_t id, const char *model, const float *vec, uint32_t dim)
+{
+    (void)id, (void)model;
+    got_vecs *g = ud;
+    assert_int_equal(dim, 64);
+    memcpy(g->v[g->n++], vec, sizeof g->v[0]);
+    return 0;
+}
+
+/* An embedding kept as f32, f16 or i8 reads back as floats within its precision. */
+static void test_embedding_storage(void **state)
+{
+    (void)state;
+    ta_error err = {0};
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s/kinds", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    ta_store *s = ta_store_open(sub, &err);
+    assert_non_null(s);
+    int64_t chat, ids[3];
+    assert_int_equal(ta_store_chat_create(s, "kinds", "", &chat, &err), TA_OK);
+    float v[64];
+    for (int i = 0; i < 64; i++)
+        v[i] = (float)((i * 37) % 23 - 11) * 0.0371f + (i == 5 ? 3.0f : 0.0f);
+    static const char *const kinds[3] = {"f32", "f16", "i8"};
+    for (int k = 0; k < 3; k++) {
+        ta_message_in m = {.chat_id = chat,
+                           .role = "user",
+                           .content = kinds[k],
+                           .embedding = v,
+                           .embedding_dim = 64,
+                           .embedding_model = "m",
+                           .embedding_storage = kinds[k]};
+        assert_int_equal(ta_store_message_add(s, &m, &ids[k], &err), TA_OK);
+    }
+    ta_message_in bad = {.chat_id = chat,
+                         .role = "user",
+                         .content = "x",
+                         .embedding = v,
+                         .embedding_dim = 64,
+                         .embedding_model = "m",
+                         .embedding_storage = "f8"};
+    assert_int_equal(ta_store_message_add(s, &bad, NULL, &err), TA_EINVAL);
+    got_vecs g = {0};
+    assert_int_equal(ta_store_message_vectors(s, ids, 3, keep_vec, &g, &err), TA_OK);
+    assert_int_equal(g.n, 3);
+    for (int i = 0; i < 64; i++) {
+        assert_true(g.v[0][i] == v[i]);                                        /* exact */
+        assert_true(fabsf(g.v[1][i] - v[i]) <= fabsf(v[i]) / 1024.0f + 1e-7f); /* half */
+        assert_true(fabsf(g.v[2][i] - v[i]) <= 3.0f / 127.0f / 2.0f + 1e-6f);  /* int8 */
+    }
+    assert_int_equal(ta_store_message_embedding_count(s, 64, &err), 3);
+    json_t *st = ta_store_stats(s, &err);
+    json_decref(st);
+    ta_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_backup_restore),
         cmocka_unit_test(test_embedding_state),
         cmocka_unit_test(test_search_within),
+        cmocka_unit_test(test_embedding_storage),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Builds the hnsw_gen and hnsw_bench targets (bench/CMakeLists.txt) in build/, makes
+# Builds the hnsw_gen and hnsw_bench targets (bench/CMakeLists.txt) in a Release build
+# (-O3, as hnswlib gets; $BUILD_DIR, default build-release/), makes
 # the data once (cached in $HNSW_BENCH_DATA, default /tmp/ta_hnsw_bench) and runs the
 # benchmark, then hnswlib on the same data when it is installed, and the ratios: JSON
 # lines on stdout.
@@ -7,7 +8,8 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-build=${BUILD_DIR:-$root/build}
+build=${BUILD_DIR:-$root/build-release}
+[ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
 n=${1:-100000} dim=${2:-384} m=${3:-16} efc=${4:-200} st=${5:-f32}
 data=${HNSW_BENCH_DATA:-/tmp/ta_hnsw_bench}/$n-$dim
 cmake --build "$build" --target hnsw_gen hnsw_bench >&2

@@ -103,7 +103,7 @@ int main(int argc, char **argv)
                         .storage = i8 ? TA_VEC_I8 : TA_VEC_F32,
                         .M = M,
                         .ef_construction = efc,
-                        .seed = 100,
+                        .seed = getenv("HNSW_SEED") ? strtoull(getenv("HNSW_SEED"), NULL, 10) : 100,
                         .capacity_hint = n};
     ta_error err;
     const char *saved = argc > 5 ? argv[5] : NULL;

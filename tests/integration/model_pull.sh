@@ -206,6 +206,18 @@ expect_json '!d.some(m => m.file.includes("Q8_0")) && d.some(m => m.file === "ti
 nblobs=$(ls "$REPO/blobs" | wc -l)
 expect_eq "$nblobs" 2 'their blobs were deleted, the others kept (Q4_K_M and README.md)'
 
+section "a Hugging Face cache beside ours, the default library"
+HFC=$TMP/hf-hub-cache
+mkdir -p "$HFC"
+cp -a "$CACHE/models--acme--drop" "$HFC/"
+HF_HUB_CACHE=$HFC "$TABAGENT" ls --model-cache-path "$TMP/empty-cache" --json >"$TMP/ls3.json"
+expect_json 'd.length === 1 && d[0].repo === "acme/drop" && d[0].source === "huggingface"' 'HF_HUB_CACHE: its models are listed (source huggingface)' "$TMP/ls3.json"
+HF_HUB_CACHE=$HFC "$TABAGENT" pull --offline --model-cache-path "$TMP/empty-cache" acme/drop >"$TMP/h1.out" 2>&1 && rc=0 || rc=$?
+last "$TMP/h1.out" >"$TMP/h1.json"
+expect_json "d.status === 'success' && d.path.startsWith('$HFC/')" 'and used from there, read-only (offline)' "$TMP/h1.json"
+"$TABAGENT" pull --offline --model-cache-path "$CACHE" >"$TMP/l1.out" 2>&1 && rc=0 || rc=$?
+grep -q 'Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf' "$TMP/l1.out" && pass 'pull without a name: the library default chat model (here: not in the cache, offline)' || fail 'library default' "$(cat "$TMP/l1.out")"
+
 section "the server"
 start_server --model-cache-path "$CACHE"
 post_json /v1/models/pull '{"model":"acme/stories:stories260K.gguf"}'

@@ -94,8 +94,8 @@ int ta_store_entity_set_embedding(ta_store *s, int64_t entity_id, const char *mo
     static const char *const steps[] = {
         "SELECT 1 FROM kg_entities WHERE id = ?1",
         "DELETE FROM emb_vectors WHERE owner_table = 'kg_entities' AND owner_id = ?1",
-        "INSERT INTO emb_vectors(model, dim, storage, data, owner_table, owner_id, created_ms)"
-        " VALUES (?2, ?3, 'f32', ?4, 'kg_entities', ?1, ?5)",
+        ("INSERT INTO emb_vectors(model, dim, storage, data, owner_table, owner_id, created_ms)"
+         " VALUES (?2, ?3, 'f32', ?4, 'kg_entities', ?1, ?5)"),
     };
     int rc = TA_OK;
     for (size_t i = 0; !rc && i < sizeof steps / sizeof steps[0]; i++) {

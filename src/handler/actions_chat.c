@@ -563,9 +563,5 @@ static const ta_action chat_actions[] = {
 
 int ta_router_add_chat_actions(ta_router *r)
 {
-    for (size_t i = 0; i < sizeof chat_actions / sizeof chat_actions[0]; i++) {
-        int rc = ta_router_add(r, &chat_actions[i]);
-        if (rc) return rc;
-    }
-    return TA_OK;
+    return ta_router_add_all(r, chat_actions, sizeof chat_actions / sizeof chat_actions[0]);
 }

@@ -217,9 +217,5 @@ static int do_list_actions(ta_call *call)
 
 int ta_router_add_core_actions(ta_router *r)
 {
-    for (size_t i = 0; i < sizeof core_actions / sizeof core_actions[0]; i++) {
-        int rc = ta_router_add(r, &core_actions[i]);
-        if (rc) return rc;
-    }
-    return TA_OK;
+    return ta_router_add_all(r, core_actions, sizeof core_actions / sizeof core_actions[0]);
 }

@@ -699,10 +699,7 @@ static const ta_action memory_actions[] = {
 
 int ta_router_add_memory_actions(ta_router *r)
 {
-    for (size_t i = 0; i < sizeof memory_actions / sizeof memory_actions[0]; i++) {
-        int rc = ta_router_add(r, &memory_actions[i]);
-        if (rc) return rc;
-    }
-    int rc = ta_router_add_weaver_actions(r);
+    int rc = ta_router_add_all(r, memory_actions, sizeof memory_actions / sizeof memory_actions[0]);
+    if (!rc) rc = ta_router_add_weaver_actions(r);
     return rc ? rc : ta_router_add_record_actions(r);
 }

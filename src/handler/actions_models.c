@@ -376,9 +376,5 @@ static const ta_action model_actions[] = {
 
 int ta_router_add_model_actions(ta_router *r)
 {
-    for (size_t i = 0; i < sizeof model_actions / sizeof model_actions[0]; i++) {
-        int rc = ta_router_add(r, &model_actions[i]);
-        if (rc) return rc;
-    }
-    return TA_OK;
+    return ta_router_add_all(r, model_actions, sizeof model_actions / sizeof model_actions[0]);
 }

@@ -274,9 +274,5 @@ static const ta_action native_actions[] = {
 
 int ta_router_add_native_actions(ta_router *r)
 {
-    for (size_t i = 0; i < sizeof native_actions / sizeof native_actions[0]; i++) {
-        int rc = ta_router_add(r, &native_actions[i]);
-        if (rc) return rc;
-    }
-    return TA_OK;
+    return ta_router_add_all(r, native_actions, sizeof native_actions / sizeof native_actions[0]);
 }

@@ -231,9 +231,5 @@ static const ta_action pull_actions[] = {
 
 int ta_router_add_pull_actions(ta_router *r)
 {
-    for (size_t i = 0; i < sizeof pull_actions / sizeof pull_actions[0]; i++) {
-        int rc = ta_router_add(r, &pull_actions[i]);
-        if (rc) return rc;
-    }
-    return TA_OK;
+    return ta_router_add_all(r, pull_actions, sizeof pull_actions / sizeof pull_actions[0]);
 }

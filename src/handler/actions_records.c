@@ -403,9 +403,5 @@ static const ta_action record_actions[] = {
 
 int ta_router_add_record_actions(ta_router *r)
 {
-    for (size_t i = 0; i < sizeof record_actions / sizeof record_actions[0]; i++) {
-        int rc = ta_router_add(r, &record_actions[i]);
-        if (rc) return rc;
-    }
-    return TA_OK;
+    return ta_router_add_all(r, record_actions, sizeof record_actions / sizeof record_actions[0]);
 }

@@ -128,9 +128,5 @@ static const ta_action weaver_actions[] = {
 
 int ta_router_add_weaver_actions(ta_router *r)
 {
-    for (size_t i = 0; i < sizeof weaver_actions / sizeof weaver_actions[0]; i++) {
-        int rc = ta_router_add(r, &weaver_actions[i]);
-        if (rc) return rc;
-    }
-    return TA_OK;
+    return ta_router_add_all(r, weaver_actions, sizeof weaver_actions / sizeof weaver_actions[0]);
 }

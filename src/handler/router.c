@@ -59,6 +59,15 @@ int ta_router_add(ta_router *r, const ta_action *a)
     return TA_OK;
 }
 
+int ta_router_add_all(ta_router *r, const ta_action *actions, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = ta_router_add(r, &actions[i]);
+        if (rc) return rc;
+    }
+    return TA_OK;
+}
+
 const ta_action *ta_router_find(const ta_router *r, const char *name)
 {
     if (!name) return NULL;

@@ -50,6 +50,8 @@ void ta_router_free(ta_router *r);
 
 /* Registers a static action (borrowed). TA_ECONFLICT if the name is taken. */
 int ta_router_add(ta_router *r, const ta_action *action);
+/* Registers n actions of a table, stopping at the first refusal. */
+int ta_router_add_all(ta_router *r, const ta_action *actions, size_t n);
 /* Registers every action of the core set (ping, health, version, ...). */
 int ta_router_add_core_actions(ta_router *r);
 /* chat_completions and completions (actions_chat.c). */

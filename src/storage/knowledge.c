@@ -334,19 +334,13 @@ int ta_store_entity_merge_why(ta_store *s, int64_t keep, int64_t drop, const cha
     return rc;
 }
 
-json_t *ta_store_duplicate_entities(ta_store *s, ta_error *err)
+/* [[a, b], ...] from a query of two id columns. */
+static json_t *id_pairs(ta_store *s, const char *sql, const char *what, ta_error *err)
 {
+    ta_store_release_view(s);
     sqlite3_stmt *st;
-    /* the same normalized label under different types, or one's label among the
-     * other's aliases */
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT a.id, b.id FROM kg_entities a JOIN kg_entities b"
-                           " ON a.id < b.id AND (a.norm = b.norm OR EXISTS (SELECT 1 FROM"
-                           " json_each(b.aliases) WHERE lower(trim(value)) = a.norm) OR EXISTS"
-                           " (SELECT 1 FROM json_each(a.aliases) WHERE lower(trim(value)) ="
-                           " b.norm)) ORDER BY a.id, b.id LIMIT 1000",
-                           -1, &st, NULL) != SQLITE_OK) {
-        fail(s->db, err, "finding duplicates");
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail(s->db, err, what);
         return NULL;
     }
     json_t *arr = json_array();
@@ -355,4 +349,27 @@ json_t *ta_store_duplicate_entities(ta_store *s, ta_error *err)
                                              (json_int_t)sqlite3_column_int64(st, 1)));
     sqlite3_finalize(st);
     return arr;
+}
+
+json_t *ta_store_duplicate_entities(ta_store *s, ta_error *err)
+{
+    /* the same normalized label under different types, or one's label among the
+     * other's aliases */
+    return id_pairs(s,
+                    "SELECT a.id, b.id FROM kg_entities a JOIN kg_entities b"
+                    " ON a.id < b.id AND (a.norm = b.norm OR EXISTS (SELECT 1 FROM"
+                    " json_each(b.aliases) WHERE lower(trim(value)) = a.norm) OR EXISTS"
+                    " (SELECT 1 FROM json_each(a.aliases) WHERE lower(trim(value)) ="
+                    " b.norm)) ORDER BY a.id, b.id LIMIT 1000",
+                    "finding duplicates", err);
+}
+
+json_t *ta_store_untyped_duplicates(ta_store *s, ta_error *err)
+{
+    /* an untyped entity whose normalized label belongs to exactly one typed entity */
+    return id_pairs(s,
+                    "SELECT min(t.id), u.id FROM kg_entities u JOIN kg_entities t"
+                    " ON t.norm = u.norm AND t.type <> '' WHERE u.type = ''"
+                    " GROUP BY u.id HAVING count(*) = 1 ORDER BY u.id",
+                    "finding duplicate entities", err);
 }

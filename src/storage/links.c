@@ -164,27 +164,6 @@ int ta_store_entity_embeddings(ta_store *s, ta_store_entity_vec_fn cb, void *ud,
     return rc;
 }
 
-json_t *ta_store_untyped_duplicates(ta_store *s, ta_error *err)
-{
-    ta_store_release_view(s);
-    sqlite3_stmt *st;
-    /* an untyped entity whose normalized label belongs to exactly one typed entity */
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT min(t.id), u.id FROM kg_entities u JOIN kg_entities t"
-                           " ON t.norm = u.norm AND t.type <> '' WHERE u.type = ''"
-                           " GROUP BY u.id HAVING count(*) = 1 ORDER BY u.id",
-                           -1, &st, NULL) != SQLITE_OK) {
-        fail(s->db, err, "finding duplicate entities");
-        return NULL;
-    }
-    json_t *arr = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("[I,I]", (json_int_t)sqlite3_column_int64(st, 0),
-                                             (json_int_t)sqlite3_column_int64(st, 1)));
-    sqlite3_finalize(st);
-    return arr;
-}
-
 int ta_store_entity_message_ids(ta_store *s, int64_t entity_id, const char *name, int64_t **ids,
                                 size_t *n, ta_error *err)
 {

@@ -59,6 +59,14 @@ int ta_router_add(ta_router *r, const ta_action *a)
     return TA_OK;
 }
 
+bool ta_action_streams_by_default(const ta_action *a)
+{
+    if (!a || !(a->flags & TA_ACTION_STREAMS) || !a->request) return false;
+    for (const ta_field *f = a->request->fields; f && f->name; f++)
+        if (!strcmp(f->name, "stream")) return f->dflt && !strcmp(f->dflt, "true");
+    return false;
+}
+
 int ta_router_add_all(ta_router *r, const ta_action *actions, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

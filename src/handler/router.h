@@ -66,6 +66,9 @@ int ta_router_add_memory_actions(ta_router *r);
 int ta_router_add_pull_actions(ta_router *r);
 
 const ta_action *ta_router_find(const ta_router *r, const char *name);
+/* Whether a request that does not say "stream" gets events: a streaming action whose
+ * "stream" parameter defaults to true (pull_model). For the transports. */
+bool ta_action_streams_by_default(const ta_action *a);
 size_t ta_router_count(const ta_router *r);
 const ta_action *ta_router_at(const ta_router *r, size_t i);
 ta_app *ta_router_app(const ta_router *r);

@@ -218,6 +218,20 @@ expect_json "d.status === 'success' && d.path.startsWith('$HFC/')" 'and used fro
 "$TABAGENT" pull --offline --model-cache-path "$CACHE" >"$TMP/l1.out" 2>&1 && rc=0 || rc=$?
 grep -q 'Qwen/Qwen2.5-0.5B-Instruct-GGUF:qwen2.5-0.5b-instruct-q4_k_m.gguf' "$TMP/l1.out" && pass 'pull without a name: the library default chat model (here: not in the cache, offline)' || fail 'library default' "$(cat "$TMP/l1.out")"
 
+section "pull_model over native messaging"
+node "$TA_SOURCE_DIR/tests/integration/native_client.mjs" \
+    '{"action":"pull_model","messageId":"p1","model":"acme/tiny-GGUF:Q2_K"}' \
+    "$TABAGENT_SERVER_BIN" --model-cache-path "$CACHE" --db-path "$TMP/native-db" \
+    --log-file "$TMP/native.log" >"$TMP/native.out" 2>"$TMP/native.err" && rc=0 || rc=$?
+expect_eq "$rc" 0 'the native host answers pull_model'
+if grep -q '"type":"progress"' "$TMP/native.out" && grep -q '"status":"downloading"' "$TMP/native.out"; then
+    pass 'progress events arrive as native frames'
+else
+    fail 'progress events over native messaging' "$(head -c 1500 "$TMP/native.out")"
+fi
+tail -n 1 "$TMP/native.out" >"$TMP/native.json"
+expect_json 'd.messageId === "p1" && d.status === "success" && d.path.endsWith("tiny-Q2_K.gguf")' 'then the reply with the path' "$TMP/native.json"
+
 section "the server"
 start_server --model-cache-path "$CACHE"
 post_json /v1/models/pull '{"model":"acme/stories:stories260K.gguf"}'

@@ -263,15 +263,6 @@ static MHD_Result_t serve_unrouted(http_req *rq, const char *url, const char *me
     return reply_errf(rq, TA_ENOTFOUND, "no route for %s %.200s", method, url);
 }
 
-/* An action whose "stream" parameter defaults to true (pull_model): a request that
- * does not say streams. */
-static bool streams_by_default(const ta_schema *schema)
-{
-    for (const ta_field *f = schema ? schema->fields : NULL; f && f->name; f++)
-        if (!strcmp(f->name, "stream")) return f->dflt && !strcmp(f->dflt, "true");
-    return false;
-}
-
 static MHD_Result_t run_action(http_req *rq, const ta_http_route *rt, json_t *params)
 {
     ta_http_server *srv = rq->srv;
@@ -324,7 +315,7 @@ static MHD_Result_t run_action(http_req *rq, const ta_http_route *rt, json_t *pa
 
     const char *accept = header(rq->conn, "Accept");
     const json_t *sv = json_object_get(params, "stream");
-    bool stream = json_is_true(sv) || (!sv && streams_by_default(a->request)) ||
+    bool stream = json_is_true(sv) || (!sv && ta_action_streams_by_default(a)) ||
                   (accept && strstr(accept, "text/event-stream"));
     int sock = conn_fd(rq->conn);
     if (stream && (a->flags & TA_ACTION_STREAMS)) {

@@ -123,7 +123,11 @@ static void *worker(void *arg)
     native_req *q = arg;
     ta_native_host *h = q->host;
     ta_log_debug("native: %s", q->env.action);
-    ta_router_dispatch(h->router, q->env.action, q->env.params, &q->sink, "native", q->env.stream);
+    /* a request that does not say "stream" gets the action's default */
+    bool stream =
+        q->env.stream || (!json_object_get(q->env.params, "stream") &&
+                          ta_action_streams_by_default(ta_router_find(h->router, q->env.action)));
+    ta_router_dispatch(h->router, q->env.action, q->env.params, &q->sink, "native", stream);
     ta_envelope_clear(&q->env);
     free(q);
     pthread_mutex_lock(&h->lock);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pull_bench.sh - model download throughput from the local Hub emulator (tests/hub):
-# `tabagent pull` with 1 part against 8 parts, and curl fetching the same file, on the
-# same nginx CDN. Run twice: with the CDN unthrottled (loopback: measures the client's
+# `tabagent pull` with 1 part against 8 parts, and curl fetching the same file (alone,
+# and followed by what a pull also does: sha256 check, sync to disk), on the same nginx
+# CDN. Run twice: with the CDN unthrottled (loopback: measures the client's
 # own overhead) and with a per-connection rate cap, as real CDNs have (there parallel
 # ranges are what makes a download fast). JSON lines on stdout, medians of REPEATS.
 #   bench/pull_bench.sh [SIZE_MIB=1024] [RATE=50m] [REPEATS=3]
@@ -54,6 +55,17 @@ curl_s() {
     t1=$(now)
     awk "BEGIN { print $t1 - $t0 }"
 }
+# curl, then what a pull does after the transfer: the sha256 check and the file on disk
+curl_verified_s() {
+    local t0 t1
+    rm -f "$work/curl.out"
+    t0=$(now)
+    curl -sS -o "$work/curl.out" "http://127.0.0.1:$1/$sha"
+    [[ $(sha256sum "$work/curl.out" | cut -d' ' -f1) == "$sha" ]] || echo "curl: bad sha256" >&2
+    sync -d "$work/curl.out"
+    t1=$(now)
+    awk "BEGIN { print $t1 - $t0 }"
+}
 for cdn in fast slow; do
     port=$fast label=unthrottled
     [[ $cdn == slow ]] && port=$slow label="per-connection cap $rate"
@@ -64,18 +76,22 @@ for cdn in fast slow; do
     hub_pid=$!
     for _ in $(seq 100); do grep -q listening "$work/hub.out" && break; sleep 0.1; done
     hub=$(sed -n 's/hub listening on //p' "$work/hub.out")
-    one=() eight=() cur=()
+    one=() eight=() cur=() curv=()
     for _ in $(seq "$repeats"); do # alternate, so drift hits all three alike
         one+=("$(pull_s bench/model 1)")
         eight+=("$(pull_s bench/model 8)")
         cur+=("$(curl_s "$port")")
+        curv+=("$(curl_verified_s "$port")")
     done
     m1=$(printf '%s\n' "${one[@]}" | median)
     m8=$(printf '%s\n' "${eight[@]}" | median)
     mc=$(printf '%s\n' "${cur[@]}" | median)
+    mv=$(printf '%s\n' "${curv[@]}" | median)
     mib=$size_mib
-    awk -v l="$label" -v mib="$mib" -v r="$repeats" -v a="$m1" -v b="$m8" -v c="$mc" 'BEGIN {
+    awk -v l="$label" -v mib="$mib" -v r="$repeats" -v a="$m1" -v b="$m8" -v c="$mc" -v v="$mv" 'BEGIN {
         printf "{\"bench\":\"pull\",\"cdn\":\"%s\",\"size_mib\":%d,\"repeats\":%d,", l, mib, r
         printf "\"parts1_mib_s\":%.1f,\"parts8_mib_s\":%.1f,\"curl_mib_s\":%.1f,", mib / a, mib / b, mib / c
-        printf "\"parts8_over_parts1\":%.2f,\"parts8_over_curl\":%.2f}\n", a / b, c / b }'
+        printf "\"curl_sha256_sync_mib_s\":%.1f,", mib / v
+        printf "\"parts8_over_parts1\":%.2f,\"parts8_over_curl\":%.2f,", a / b, c / b
+        printf "\"parts8_over_curl_sha256_sync\":%.2f}\n", v / b }'
 done

@@ -20,6 +20,7 @@ int ta_cli_bench(int argc, char **argv);
 int ta_cli_pull(int argc, char **argv);
 int ta_cli_ls(int argc, char **argv);
 int ta_cli_rm(int argc, char **argv);
+int ta_cli_hardware(int argc, char **argv);
 
 /* Shared helpers (cli_common.c). */
 int ta_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

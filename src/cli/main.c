@@ -33,6 +33,9 @@ static const struct {
      "or a library name; none: the default chat model"},
     {"ls", ta_cli_ls, "ls [--json] [--model-cache-path DIR]      the cached models"},
     {"rm", ta_cli_rm, "rm MODEL [--model-cache-path DIR]         delete a cached model"},
+    {"hardware", ta_cli_hardware,
+     "hardware [--json] [--sysroot DIR] [--check FILE] [--recommend] [--context N]   CPU, "
+     "memory, GPUs, NPUs, execution providers; will a model fit"},
 };
 
 static void usage(FILE *f)

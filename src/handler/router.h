@@ -64,6 +64,8 @@ int ta_router_add_native_actions(ta_router *r);
 int ta_router_add_memory_actions(ta_router *r);
 /* pull_model, delete_model, the Hugging Face token (actions_pull.c). */
 int ta_router_add_pull_actions(ta_router *r);
+/* get_hardware_info, check_model_feasibility, get_recommended_models (actions_hardware.c). */
+int ta_router_add_hardware_actions(ta_router *r);
 
 const ta_action *ta_router_find(const ta_router *r, const char *name);
 /* Whether a request that does not say "stream" gets events: a streaming action whose

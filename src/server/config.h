@@ -44,8 +44,8 @@ typedef struct ta_server_config {
     unsigned parallel, ctx_size, threads, max_queue;
     char keep_alive[32];
     size_t memory_budget;
-    unsigned download_parts; /* parallel ranged parts per downloaded file */
-    bool offline;            /* --offline / TABAGENT_OFFLINE=1: models from the cache only */
+    unsigned download_parts;  /* parallel ranged parts per downloaded file */
+    bool offline;             /* --offline / TABAGENT_OFFLINE=1: models from the cache only */
     bool launched_by_browser; /* an extension origin was among the arguments */
     bool show_help, show_version;
 } ta_server_config;

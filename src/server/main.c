@@ -215,7 +215,8 @@ int main(int argc, char **argv)
         ta_router_add_model_actions(router) != TA_OK ||
         ta_router_add_native_actions(router) != TA_OK ||
         ta_router_add_memory_actions(router) != TA_OK ||
-        ta_router_add_pull_actions(router) != TA_OK) {
+        ta_router_add_pull_actions(router) != TA_OK ||
+        ta_router_add_hardware_actions(router) != TA_OK) {
         ta_log_error("cannot build the action table");
         ta_router_free(router);
         return 1;

@@ -174,6 +174,7 @@ static void test_openapi(void **state)
     ta_router_add_native_actions(router);
     ta_router_add_memory_actions(router);
     ta_router_add_pull_actions(router);
+    ta_router_add_hardware_actions(router);
     json_t *doc = ta_http_openapi(router, true);
     assert_string_equal(ta_json_str(doc, "openapi", ""), "3.1.0");
     json_t *paths = json_object_get(doc, "paths");

@@ -269,7 +269,7 @@ void ta_store_close(ta_store *s)
                            s->next_id,      s->fts_mark,     s->fts_top,       s->fts_upto,
                            s->fts_fill,     s->fts_set_mark, s->srch_bound[0], s->srch_bound[1],
                            s->srch_rank[0], s->srch_rank[1], s->srch_snip,     s->srch_chat,
-                           s->srch_hits,    s->srch_one};
+                           s->srch_hits,    s->srch_one,     s->srch_span};
     for (size_t i = 0; i < sizeof sts / sizeof sts[0]; i++)
         sqlite3_finalize(sts[i]);
     sqlite3_close(s->db);

@@ -277,7 +277,7 @@ static int merge_similar(ta_store *s, const ta_weave_opts *o, merge_map *map, js
             }
         }
     }
-    if (!rc) qsort(pairs, np, sizeof *pairs, cmp_pair);
+    if (!rc && np > 1) qsort(pairs, np, sizeof *pairs, cmp_pair);
     for (size_t i = 0; !rc && i < np; i++) {
         const entity *a = find_entity(&l, resolve(map, l.v[pairs[i].a].id));
         const entity *b = find_entity(&l, resolve(map, l.v[pairs[i].b].id));

@@ -9,6 +9,9 @@
 
 #define TA_SHA256_HEX_LEN 64
 
+/* n bytes as 2n lower-case hex digits and a NUL in out[2n + 1]. */
+void ta_hex(const unsigned char *in, size_t n, char *out);
+
 /* The digest of len bytes as 64 lower-case hex digits and a NUL in out[65]; 0 on
  * success, -1 when the library fails. */
 int ta_sha256_hex(const void *data, size_t len, char out[TA_SHA256_HEX_LEN + 1]);

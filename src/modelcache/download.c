@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../core/core.h"
+#include "../core/sha256.h"
 
 #define MIN_PART      (1u << 20) /* no part smaller than 1 MiB */
 #define PERSIST_EVERY 0.1        /* seconds between sidecar rewrites */
@@ -440,19 +441,10 @@ int ta_file_digest(const char *path, char sha256[65], char *git_sha1, ta_error *
         EVP_DigestUpdate(a, buf, (size_t)k);
         if (b) EVP_DigestUpdate(b, buf, (size_t)k);
     }
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[32];
     unsigned int mlen = 0;
-    if (!rc && EVP_DigestFinal_ex(a, md, &mlen)) {
-        for (unsigned i = 0; i < 32; i++)
-            sha256[2 * i] = hex[md[i] >> 4], sha256[2 * i + 1] = hex[md[i] & 15];
-        sha256[64] = '\0';
-    }
-    if (!rc && b && EVP_DigestFinal_ex(b, md, &mlen)) {
-        for (unsigned i = 0; i < 20; i++)
-            git_sha1[2 * i] = hex[md[i] >> 4], git_sha1[2 * i + 1] = hex[md[i] & 15];
-        git_sha1[40] = '\0';
-    }
+    if (!rc && EVP_DigestFinal_ex(a, md, &mlen)) ta_hex(md, 32, sha256);
+    if (!rc && b && EVP_DigestFinal_ex(b, md, &mlen)) ta_hex(md, 20, git_sha1);
     free(buf);
     EVP_MD_CTX_free(a);
     EVP_MD_CTX_free(b);

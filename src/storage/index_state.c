@@ -17,33 +17,6 @@ static int fail(sqlite3 *db, ta_error *err, const char *what)
     return ta_error_set(err, TA_EIO, "%s: %s", what, sqlite3_errmsg(db));
 }
 
-/* A buffer for stored vectors decoded to floats (vector_codec.c). */
-typedef struct {
-    float *v;
-    uint32_t cap;
-    bool oom;
-} vec_buf;
-
-/* The vector in the row's columns (storage kind at kind_col, blob at data_col) as
- * floats, or NULL when it does not decode (a damaged row is skipped). */
-static const float *decode(vec_buf *b, sqlite3_stmt *st, int kind_col, int data_col, uint32_t dim)
-{
-    if (!dim || dim > (1u << 20)) return NULL;
-    if (dim > b->cap) {
-        float *v = realloc(b->v, dim * sizeof *v);
-        if (!v) {
-            b->oom = true;
-            return NULL;
-        }
-        b->v = v, b->cap = dim;
-    }
-    const void *blob = sqlite3_column_blob(st, data_col);
-    size_t bytes = (size_t)sqlite3_column_bytes(st, data_col);
-    return ta_vec_decode((const char *)sqlite3_column_text(st, kind_col), blob, bytes, dim, b->v)
-               ? b->v
-               : NULL;
-}
-
 int ta_store_embedding_state(ta_store *s, ta_store_emb_state *out, ta_error *err)
 {
     ta_store_release_view(s);
@@ -77,10 +50,10 @@ int ta_store_message_embeddings_after(ta_store *s, int64_t after_id, ta_store_em
         return fail(s->db, err, "reading embeddings");
     sqlite3_bind_int64(st, 1, after_id);
     int rc = TA_OK, r;
-    vec_buf b = {0};
+    ta_vec_buf b = {0};
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         uint32_t dim = (uint32_t)sqlite3_column_int(st, 2);
-        const float *v = decode(&b, st, 4, 3, dim);
+        const float *v = ta_vec_row(&b, st, 4, 3, dim);
         if (v)
             rc = cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), v,
                     dim);
@@ -123,12 +96,12 @@ int ta_store_message_vectors(ta_store *s, const int64_t *ids, size_t n, ta_store
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s->db, err, "reading embeddings");
     int rc = TA_OK;
-    vec_buf b = {0};
+    ta_vec_buf b = {0};
     for (size_t i = 0; !rc && i < n; i++) {
         sqlite3_bind_int64(st, 1, ids[i]);
         if (sqlite3_step(st) == SQLITE_ROW) {
             uint32_t dim = (uint32_t)sqlite3_column_int(st, 1);
-            const float *v = decode(&b, st, 3, 2, dim);
+            const float *v = ta_vec_row(&b, st, 3, 2, dim);
             if (v) rc = cb(ud, ids[i], (const char *)sqlite3_column_text(st, 0), v, dim);
         }
         sqlite3_reset(st);

@@ -139,28 +139,19 @@ int ta_store_entity_embeddings(ta_store *s, ta_store_entity_vec_fn cb, void *ud,
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s->db, err, "reading entity embeddings");
     int rc = TA_OK, r;
-    float *buf = NULL;
-    uint32_t cap = 0;
+    ta_vec_buf b = {0};
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         uint32_t dim = (uint32_t)sqlite3_column_int(st, 3);
-        if (!dim || dim > (1u << 20)) continue;
-        if (dim > cap) {
-            float *v = realloc(buf, dim * sizeof *v);
-            if (!v) {
-                rc = ta_error_set(err, TA_ENOMEM, "out of memory");
-                break;
-            }
-            buf = v, cap = dim;
-        }
-        if (!ta_vec_decode((const char *)sqlite3_column_text(st, 5), sqlite3_column_blob(st, 4),
-                           (size_t)sqlite3_column_bytes(st, 4), dim, buf))
-            continue; /* a damaged row */
-        rc = cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-                sqlite3_column_double(st, 2), buf, dim);
+        const float *v = ta_vec_row(&b, st, 5, 4, dim);
+        if (v)
+            rc = cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+                    sqlite3_column_double(st, 2), v, dim);
+        else if (b.oom)
+            rc = ta_error_set(err, TA_ENOMEM, "out of memory");
     }
     if (!rc && r != SQLITE_DONE) rc = fail(s->db, err, "reading entity embeddings");
     sqlite3_finalize(st);
-    free(buf);
+    free(b.v);
     return rc;
 }
 

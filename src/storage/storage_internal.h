@@ -61,6 +61,16 @@ void ta_vec_encode(int kind, const float *v, uint32_t dim, void *out);
  * or holds a value that is not finite. */
 bool ta_vec_decode(const char *kind, const void *blob, size_t bytes, uint32_t dim, float *out);
 
+/* A buffer for stored vectors read back as floats, reused row after row. */
+typedef struct ta_vec_buf {
+    float *v;
+    uint32_t cap;
+    bool oom; /* set when it could not grow */
+} ta_vec_buf;
+/* The vector in a row's columns (storage kind at kind_col, blob at data_col, dim floats)
+ * in b, or NULL when it does not decode (a damaged row: skip it) or b->oom. */
+const float *ta_vec_row(ta_vec_buf *b, sqlite3_stmt *st, int kind_col, int data_col, uint32_t dim);
+
 /* Wall-clock milliseconds (message and entity times). */
 int64_t ta_store_now_ms(void);
 /* Lower-case, trimmed, inner whitespace collapsed: how entity labels are matched. */

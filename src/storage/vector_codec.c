@@ -120,3 +120,21 @@ bool ta_vec_decode(const char *kind_name, const void *blob, size_t bytes, uint32
         if (!isfinite(out[i])) return false;
     return true;
 }
+
+const float *ta_vec_row(ta_vec_buf *b, sqlite3_stmt *st, int kind_col, int data_col, uint32_t dim)
+{
+    if (!dim || dim > (1u << 20)) return NULL;
+    if (dim > b->cap) {
+        float *v = realloc(b->v, dim * sizeof *v);
+        if (!v) {
+            b->oom = true;
+            return NULL;
+        }
+        b->v = v, b->cap = dim;
+    }
+    const void *blob = sqlite3_column_blob(st, data_col);
+    size_t bytes = (size_t)sqlite3_column_bytes(st, data_col);
+    return ta_vec_decode((const char *)sqlite3_column_text(st, kind_col), blob, bytes, dim, b->v)
+               ? b->v
+               : NULL;
+}

@@ -50,6 +50,11 @@ def stream(base, prompt, n, results, i):
     results[i] = {"t0": t0, "first": first, "last": last, "chunks": chunks, "timings": timings}
 
 
+def stalls(base):
+    """The server's thread-pool stalls so far (jobs held up by other threads)."""
+    return json.loads(urllib.request.urlopen(base + "/v1/models/m").read()).get("pool_stalls", 0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -63,7 +68,7 @@ def main():
         return json.loads(subprocess.run(
             [os.path.join(a.build, "tabagent"), "bench", "-m", a.model, "-p", "16", "-n",
              str(a.tokens), "-t", str(a.threads), "-r", "1", "--json"],
-            check=True, capture_output=True, text=True).stdout)["tg_tokens_per_s"]
+            check=True, capture_output=True, text=True).stdout)
     tmp = tempfile.mkdtemp()
     log = os.path.join(tmp, "server.log")
     srv = subprocess.Popen([os.path.join(a.build, "tabagent-server"), "--mode", "http",
@@ -86,14 +91,20 @@ def main():
         one = [None]
         rounds = []
         for _ in range(a.rounds):
-            e = engine()
+            eb = engine()
+            e = eb["tg_tokens_per_s"]
+            s0 = stalls(base)
             stream(base, prompt, a.tokens, one, 0)
             r = one[0]
             n = r["timings"]["predicted_n"] if r["timings"] else r["chunks"]
             h = (n - 1) / (r["last"] - r["first"])
             rounds.append({"engine": round(e, 2), "http": round(h, 2),
                            "overhead": round(1 - h / e, 4),
-                           "ttft_ms": round((r["first"] - r["t0"]) * 1e3, 2)})
+                           "server": round(r["timings"]["predicted_per_second"], 2)
+                           if r["timings"] else None,
+                           "ttft_ms": round((r["first"] - r["t0"]) * 1e3, 2),
+                           "engine_stalls": eb.get("pool_stalls"),
+                           "server_stalls": stalls(base) - s0})
         mid = sorted(rounds, key=lambda x: x["overhead"])[len(rounds) // 2]
         four = [None] * 4
         t0 = time.monotonic()

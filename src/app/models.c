@@ -411,6 +411,7 @@ json_t *ta_models_get(ta_models *o, const char *name, ta_error *err)
         json_object_set_new(j, "parallel", json_integer(info.n_parallel));
         json_object_set_new(j, "decode_steps", json_integer((json_int_t)info.decode_steps));
         json_object_set_new(j, "decode_tokens", json_integer((json_int_t)info.decode_rows));
+        json_object_set_new(j, "pool_stalls", json_integer((json_int_t)info.pool_stalls));
     }
     return j;
 }

@@ -45,6 +45,7 @@ typedef struct ta_ml_info {
     uint64_t kv_bytes;                  /* all slots' caches */
     bool has_template;                  /* the file carries tokenizer.chat_template */
     uint64_t decode_steps, decode_rows; /* merged decoding steps so far, and their tokens */
+    uint64_t pool_stalls; /* thread-pool jobs held up by other processes (threadpool.h) */
 } ta_ml_info;
 
 /* The in-process client. */

@@ -276,6 +276,7 @@ int ta_ml_info_get(ta_ml *ml, const char *id, ta_ml_info *out, ta_error *err)
     if (!md) return TA_ENOTFOUND;
     *out = md->info;
     if (md->batcher) ta_batcher_stats(md->batcher, &out->decode_steps, &out->decode_rows);
+    if (md->pool) out->pool_stalls = ta_pool_stalls(md->pool);
     release(ml, md);
     return TA_OK;
 }

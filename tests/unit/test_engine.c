@@ -466,6 +466,122 @@ static void test_sampler(void **state)
     ta_sampler_free(s);
 }
 
+/* The one-pass top-k (bias and penalties applied to the few tokens they touch) draws
+ * exactly what the full chain draws from the same k candidates: a reference computes
+ * the adjusted logits of the whole vocabulary, keeps its own top k, and gives the rest
+ * -inf to a sampler with top-k off. */
+static void test_sampler_top_k_matches_full(void **state)
+{
+    (void)state;
+    enum { V = 1003, K = 8, HIST = 12 };
+    static float raw[V], adj[V], ref[V];
+    uint64_t r = 12345;
+    for (int i = 0; i < V; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        raw[i] = (float)((r >> 40) % 100000) / 10000.0f; /* 0 .. 10 */
+    }
+    int32_t best = 0;
+    for (int i = 1; i < V; i++)
+        if (raw[i] > raw[best]) best = i;
+    /* Ban the best; lift token 5 to just under the top (into the k, not dominant). */
+    ta_logit_bias bias[3] = {{best, -INFINITY}, {5, 9.99f - raw[5]}, {999, 0.5f}};
+    ta_sampler_params p = ta_sampler_defaults();
+    p.temperature = 0.9f;
+    p.top_k = K;
+    p.top_p = 0.97f;
+    p.min_p = 0.0001f;
+    p.repeat_penalty = 1.3f;
+    p.presence_penalty = 0.2f;
+    p.frequency_penalty = 0.05f;
+    p.bias = bias;
+    p.n_bias = 3;
+    p.seed = 7;
+    ta_sampler *a = ta_sampler_new(&p, V);
+    assert_non_null(a);
+    /* History: the next-best tokens, one twice, and one biased token. */
+    int32_t hist[HIST];
+    uint32_t counts[V] = {0};
+    for (int h = 0; h < HIST; h++) {
+        int32_t t = -1;
+        for (int i = 0; i < V; i++) /* the h-th largest raw logit, roughly */
+            if (raw[i] > 9.0f && (t < 0 || i > t) && counts[i] == 0 && i != best) {
+                t = i;
+                break;
+            }
+        hist[h] = h == 3 ? hist[1] : h == 4 ? 999 : (t < 0 ? h : t);
+        counts[hist[h]]++;
+        ta_sampler_accept(a, hist[h]);
+    }
+    for (int i = 0; i < V; i++) {
+        float l = raw[i];
+        for (int b = 0; b < 3; b++)
+            if (bias[b].token == i) l += bias[b].bias;
+        if (counts[i]) {
+            l = l > 0 ? l / p.repeat_penalty : l * p.repeat_penalty;
+            l -= (float)counts[i] * p.frequency_penalty + p.presence_penalty;
+        }
+        adj[i] = l;
+    }
+    /* The reference's top K of the adjusted logits. */
+    bool keep[V] = {0};
+    for (int k = 0; k < K; k++) {
+        int m = -1;
+        for (int i = 0; i < V; i++)
+            if (!keep[i] && (m < 0 || adj[i] > adj[m])) m = i;
+        keep[m] = true;
+    }
+    assert_true(keep[5]);     /* the bias lifted it in */
+    assert_false(keep[best]); /* banned */
+    for (int i = 0; i < V; i++)
+        ref[i] = keep[i] ? adj[i] : -INFINITY;
+    ta_sampler_params q = p;
+    q.top_k = 0;
+    q.bias = NULL;
+    q.n_bias = 0;
+    q.repeat_penalty = 1.0f;
+    q.presence_penalty = q.frequency_penalty = 0;
+    ta_sampler *b = ta_sampler_new(&q, V);
+    assert_non_null(b);
+    int distinct = 0, prev = -1;
+    for (int i = 0; i < 300; i++) {
+        int32_t x = ta_sampler_sample(a, raw), y = ta_sampler_sample(b, ref);
+        assert_int_equal(x, y);
+        assert_true(keep[x]);
+        if (x != prev) distinct++;
+        prev = x;
+    }
+    assert_true(distinct > 20);
+    ta_sampler_free(a);
+    ta_sampler_free(b);
+
+    /* Greedy over the adjusted logits: the reference's best. */
+    p.temperature = 0;
+    a = ta_sampler_new(&p, V);
+    for (int h = 0; h < HIST; h++)
+        ta_sampler_accept(a, hist[h]);
+    int32_t m = 0;
+    for (int i = 1; i < V; i++)
+        if (adj[i] > adj[m]) m = i;
+    assert_int_equal(ta_sampler_sample(a, raw), m);
+    ta_sampler_free(a);
+
+    /* Plain greedy: the first of equal maxima, at any length and position. */
+    q = ta_sampler_defaults();
+    q.temperature = 0;
+    for (int n = 1; n <= 40; n++) {
+        for (int at = 0; at < n; at++) {
+            float x[40];
+            for (int i = 0; i < n; i++)
+                x[i] = (float)(i % 5);
+            x[at] = 9.0f;
+            if (at + 2 < n) x[at + 2] = 9.0f;
+            ta_sampler *g = ta_sampler_new(&q, (uint32_t)n);
+            assert_int_equal(ta_sampler_sample(g, x), at);
+            ta_sampler_free(g);
+        }
+    }
+}
+
 /* ---- thread pool ---- */
 
 typedef struct sum_job {
@@ -638,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_kv_types),
         cmocka_unit_test(test_inconsistent_models_refused),
         cmocka_unit_test(test_sampler),
+        cmocka_unit_test(test_sampler_top_k_matches_full),
         cmocka_unit_test(test_sampler_top_k_large_vocab),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_batches_match_single_tokens),

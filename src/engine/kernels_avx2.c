@@ -32,6 +32,7 @@ TA_INLINE __m256 load8_f32(const float *p)
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                \
         int64_t i = 0;                                                                             \
         for (; i + 32 <= n; i += 32) {                                                             \
+            ta_prefetch_ahead(x + i, 32 * sizeof(T));                                              \
             s0 = _mm256_fmadd_ps(load8(x + i), _mm256_loadu_ps(y + i), s0);                        \
             s1 = _mm256_fmadd_ps(load8(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);                \
             s2 = _mm256_fmadd_ps(load8(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);              \
@@ -256,6 +257,7 @@ TA_INLINE void q4_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as
     for (int c = 0; c < nc; c++)
         acc[c] = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < n / TA_QK; ib++, p += 144) {
+        ta_prefetch_ahead(p, 144);
         __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         __m256i lo[4], hi[4];
         for (int l = 0; l < 4; l++) {
@@ -294,6 +296,7 @@ TA_INLINE void q8_0x8_body(int64_t n, const void *w, const uint8_t *a, size_t as
     for (int c = 0; c < nc; c++)
         acc[c] = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < n / TA_QK; ib++, p += 272) {
+        ta_prefetch_ahead(p, 272);
         __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         for (int c = 0; c < nc; c++) {
             const ta_block_q8_0 *y = Q8_COL(c, ib);

@@ -23,6 +23,27 @@
 #define TA_IN_REGISTER(v) __asm__("" : "+x"(v))
 
 /* The 8 floats of v added together. */
+/* Decoding streams every weight from DRAM once per token. The hardware prefetchers
+ * stop at each 4 KiB page and restart at every tile a thread claims, so the kernels
+ * that read weights also ask for the bytes TA_PREFETCH_AHEAD ahead of where they read:
+ * more misses in flight, a higher share of the memory bandwidth (bench/README). A
+ * prefetch past the end of the weights is harmless (it cannot fault). */
+#ifndef TA_PREFETCH_AHEAD
+#define TA_PREFETCH_AHEAD 2048
+#endif
+
+/* Prefetches the cache lines of [p + TA_PREFETCH_AHEAD, + bytes). */
+TA_INLINE void ta_prefetch_ahead(const void *p, size_t bytes)
+{
+#if TA_PREFETCH_AHEAD > 0
+    for (size_t o = 0; o < bytes; o += 64)
+        _mm_prefetch((const char *)p + TA_PREFETCH_AHEAD + o, _MM_HINT_T0);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 TA_INLINE float ta_hsum_ps(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

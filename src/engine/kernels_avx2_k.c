@@ -122,6 +122,7 @@ TA_INLINE void q6_K_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
     const __m256i lo4 = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
     for (int64_t ib = 0; ib < n / TA_QK_K; ib++) {
         const ta_block_q6_K *b = &x[ib];
+        ta_prefetch_ahead(b, sizeof *b);
         float d = ta_h2f(b->d);
         __m256i sumi[4];
         for (int c = 0; c < nc; c++)
@@ -177,6 +178,7 @@ TA_INLINE void q4_Kx8_body(int64_t n, const void *w, const uint8_t *a, size_t as
     for (int c = 0; c < nc; c++)
         acc[c] = accm[c] = _mm256_setzero_ps();
     for (int64_t ib = 0; ib < n / TA_QK_K; ib++, p += 1184) {
+        ta_prefetch_ahead(p, 1184);
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
         const ta_block_q8_K *y[2];

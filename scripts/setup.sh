@@ -12,7 +12,7 @@ packages=(
   libhnswlib-dev libssl-dev libcurl4-openssl-dev nginx-light
   curl wrk openssl iproute2 util-linux procps
   python3 python3-numpy
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libsimde-dev
   chromium nodejs npm
 )
 

@@ -128,8 +128,8 @@ static const ta_kernels scalar_set = {
 /* ---- choice ---- */
 
 /* A SIMD set as its file defines it, completed with scalar kernels where it has none. */
-static ta_kernels avx2_full, neon_full;
-static bool avx2_ok, neon_ok;
+static ta_kernels avx2_full, avx512_full, avx512vnni_full, neon_full;
+static bool avx2_ok, avx512_ok, avx512vnni_ok, neon_ok;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static const ta_kernels *best;
 
@@ -159,6 +159,29 @@ static void init(void)
         avx2_ok = true;
         best = &avx2_full;
     }
+    /* AVX-512 sets: the AVX2 set with the kernels the AVX-512 files have. TA_SIMDE_AVX512
+     * is the emulated build of tests/cross/avx512_kernels.sh, which runs anywhere. */
+#if defined(TA_SIMDE_AVX512)
+    const bool has512 = avx2_ok, has_vnni = avx2_ok;
+#else
+    const bool has512 = avx2_ok && __builtin_cpu_supports("avx512f") &&
+                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    const bool has_vnni = has512 && __builtin_cpu_supports("avx512vnni");
+#endif
+    if (has512) {
+        ta_kernels_avx2_fill(&avx512_full);
+        ta_kernels_avx512_fill(&avx512_full);
+        complete(&avx512_full);
+        avx512_ok = true;
+        best = &avx512_full;
+    }
+    if (has_vnni) {
+        ta_kernels_avx2_fill(&avx512vnni_full);
+        ta_kernels_avx512vnni_fill(&avx512vnni_full);
+        complete(&avx512vnni_full);
+        avx512vnni_ok = true;
+        best = &avx512vnni_full;
+    }
 #endif
 #if TA_KERNELS_NEON
     ta_kernels_neon_fill(&neon_full);
@@ -178,6 +201,8 @@ const ta_kernels *ta_kernels_by_name(const char *name)
     pthread_once(&init_once, init);
     if (!strcmp(name, "scalar")) return &scalar_set;
     if (!strcmp(name, "avx2") && avx2_ok) return &avx2_full;
+    if (!strcmp(name, "avx512") && avx512_ok) return &avx512_full;
+    if (!strcmp(name, "avx512vnni") && avx512vnni_ok) return &avx512vnni_full;
     if (!strcmp(name, "neon") && neon_ok) return &neon_full;
     return NULL;
 }
@@ -194,6 +219,8 @@ const char *const *ta_kernels_names(void)
         "scalar",
 #if TA_KERNELS_X86
         "avx2",
+        "avx512",
+        "avx512vnni",
 #endif
 #if TA_KERNELS_NEON
         "neon",

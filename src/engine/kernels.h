@@ -9,10 +9,13 @@
  * 32-element types, Q8_K for the K-quants, made by the set's activation quantizers.
  *
  * Sets: "scalar" (the quant module's reference dot products, on every CPU) and, on
- * x86-64, "avx2" (AVX2 + FMA + F16C). ta_kernels_best() picks the widest set this CPU
- * runs, from CPUID, unless TABAGENT_KERNELS names another. Every SIMD kernel is tested
- * against the scalar set (tests/unit/test_kernels.c); a type a set has no kernel for
- * falls back to the scalar one.
+ * x86-64, "avx2" (AVX2 + FMA + F16C) and "avx512" / "avx512vnni" (AVX-512 F + BW + VL,
+ * without and with VNNI; what they have no kernel for is the AVX2 set's).
+ * ta_kernels_best() picks the widest set this CPU runs, from CPUID, unless
+ * TABAGENT_KERNELS names another. Every SIMD kernel is tested against the scalar set
+ * (tests/unit/test_kernels.c; the AVX-512 sets also through SIMDe on any x86-64,
+ * tests/cross/avx512_kernels.sh); a type a set has no kernel for falls back to the
+ * scalar one.
  */
 #ifndef TA_ENGINE_KERNELS_H
 #define TA_ENGINE_KERNELS_H
@@ -108,7 +111,8 @@ typedef struct ta_kernels {
 /* The fastest set this CPU runs (or the one TABAGENT_KERNELS names, when it runs here). */
 const ta_kernels *ta_kernels_best(void);
 
-/* A set by name ("scalar", "avx2"), or NULL when it is unknown or this CPU lacks it. */
+/* A set by name ("scalar", "avx2", "avx512", "avx512vnni", "neon"), or NULL when it is
+ * unknown or this CPU lacks it. */
 const ta_kernels *ta_kernels_by_name(const char *name);
 
 /* Names of the sets compiled in, NULL-terminated (some may not run on this CPU). */

@@ -68,6 +68,18 @@ static const ta_dist_kernels avx2_set = {
     .dot_f32 = ta_dist_dot_f32_avx2,
     .dot_i8 = ta_dist_dot_i8_avx2,
 };
+static const ta_dist_kernels avx512_set = {
+    .name = "avx512",
+    .l2sq_f32 = ta_dist_l2sq_f32_avx512,
+    .dot_f32 = ta_dist_dot_f32_avx512,
+    .dot_i8 = ta_dist_dot_i8_avx512,
+};
+static const ta_dist_kernels avx512vnni_set = {
+    .name = "avx512vnni",
+    .l2sq_f32 = ta_dist_l2sq_f32_avx512,
+    .dot_f32 = ta_dist_dot_f32_avx512,
+    .dot_i8 = ta_dist_dot_i8_avx512vnni,
+};
 #endif
 
 const ta_dist_kernels *ta_dist_kernels_avx2(void)
@@ -78,10 +90,24 @@ const ta_dist_kernels *ta_dist_kernels_avx2(void)
     return NULL;
 }
 
+const ta_dist_kernels *ta_dist_kernels_avx512(void)
+{
+#if defined(TA_SIMDE_AVX512) /* tests/cross/avx512_kernels.sh: emulated, runs anywhere */
+    (void)avx512_set;
+    return &avx512vnni_set;
+#elif defined(__x86_64__) || defined(_M_X64)
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
+        return __builtin_cpu_supports("avx512vnni") ? &avx512vnni_set : &avx512_set;
+#endif
+    return NULL;
+}
+
 const ta_dist_kernels *ta_dist_kernels_best(void)
 {
     const char *want = getenv("TABAGENT_INDEX_KERNELS");
     if (want && strcmp(want, "scalar") == 0) return &scalar_set;
-    const ta_dist_kernels *k = ta_dist_kernels_avx2();
+    const ta_dist_kernels *k = want && strcmp(want, "avx2") == 0 ? NULL : ta_dist_kernels_avx512();
+    if (!k) k = ta_dist_kernels_avx2();
     return k ? k : &scalar_set;
 }

@@ -8,10 +8,13 @@
  * needs only the int8 dot product.
  *
  * Sets: "scalar" (plain C, on every CPU) and, on x86-64, "avx2" (AVX2 + FMA, in
- * distance_avx2.c, which is compiled for those instructions and only called after
- * CPUID says the CPU has them). ta_dist_kernels_best() picks the widest set this CPU
- * runs unless TABAGENT_INDEX_KERNELS=scalar asks for the reference. Every SIMD kernel
- * is tested against the scalar one (tests/unit/test_hnsw.c).
+ * distance_avx2.c) and "avx512" / "avx512vnni" (AVX-512 F + BW + VL, the int8 dot product
+ * with VNNI where the CPU has it: distance_avx512*.c); each file is compiled for its
+ * instructions and only called after CPUID says the CPU has them.
+ * ta_dist_kernels_best() picks the widest set this CPU runs unless
+ * TABAGENT_INDEX_KERNELS asks for "scalar" (the reference) or "avx2". Every SIMD kernel is tested
+ * against the scalar one (tests/unit/test_hnsw.c; the AVX-512 ones also through SIMDe on
+ * any x86-64, tests/cross/avx512_kernels.sh).
  */
 #ifndef TA_INDEX_DISTANCE_H
 #define TA_INDEX_DISTANCE_H
@@ -37,7 +40,12 @@ const ta_dist_kernels *ta_dist_kernels_scalar(void);
 /* The AVX2 + FMA set, or NULL where it was not built or this CPU lacks it. */
 const ta_dist_kernels *ta_dist_kernels_avx2(void);
 
-/* The widest set this CPU runs (TABAGENT_INDEX_KERNELS=scalar forces the reference). */
+/* The AVX-512 set (with VNNI where the CPU has it), or NULL where it was not built or
+ * this CPU lacks AVX-512 F, BW and VL. */
+const ta_dist_kernels *ta_dist_kernels_avx512(void);
+
+/* The widest set this CPU runs (TABAGENT_INDEX_KERNELS=scalar forces the reference,
+ * =avx2 the AVX2 set where the CPU has it). */
 const ta_dist_kernels *ta_dist_kernels_best(void);
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -45,6 +53,12 @@ const ta_dist_kernels *ta_dist_kernels_best(void);
 float ta_dist_l2sq_f32_avx2(const float *a, const float *b, size_t n);
 float ta_dist_dot_f32_avx2(const float *a, const float *b, size_t n);
 int32_t ta_dist_dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n);
+/* distance_avx512*.c; call only where ta_dist_kernels_avx512() is not NULL (and, for the
+ * VNNI one, only where its name is "avx512vnni"). */
+float ta_dist_l2sq_f32_avx512(const float *a, const float *b, size_t n);
+float ta_dist_dot_f32_avx512(const float *a, const float *b, size_t n);
+int32_t ta_dist_dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n);
+int32_t ta_dist_dot_i8_avx512vnni(const int8_t *a, const int8_t *b, size_t n);
 #endif
 
 #endif

@@ -1,16 +1,22 @@
 /*
  * kernels_main.c - a self-contained checker (no cmocka, no project libraries beyond the
- * engine's quant and kernel files) for a SIMD kernel set against the scalar reference.
- * Built for AArch64 by tests/cross/neon_kernels.sh and run under qemu-aarch64, since
- * the whole project cannot be cross-built here; it repeats the checks of
+ * engine's quant, repack and kernel files) for a SIMD kernel set against the scalar
+ * reference. Built for AArch64 by tests/cross/neon_kernels.sh and run under qemu-aarch64,
+ * since the whole project cannot be cross-built here, and for the AVX-512 sets through
+ * SIMDe by tests/cross/avx512_kernels.sh; it repeats the checks of
  * tests/unit/test_kernels.c for one set:
  *   - gemm of every weight type, n = 1, 3, 8 blocks (float types also n = 37), rows
  *     from quantized random floats and from random bytes with sane F16 scales, every
  *     column count 1..TA_GEMM_MAX_COLS, against vec_dot_ref with tolerance
  *     1e-5 * sum |x_i y_i| + 1e-6; outputs past nc must stay untouched;
  *   - gemm2 / gemv4 where the set has them;
- *   - the Q8_0 and Q8_K activation quantizers byte for byte (ties at half steps,
- *     zeros, tiny values, the largest magnitude twice with both signs);
+ *   - gemm8 of every packing the set has (rows packed by repack.c, 1..12 columns, the
+ *     activation sums for Q4_0/Q5_0), against the reference of the original rows;
+ *   - gemm_hh (F16 x F16, every row and column count) and gemm_f16_f32 (odd lengths and
+ *     strides) against sums in double;
+ *   - the Q8_0, Q8_K, F16 and Q8_0S activation quantizers and round_f16 byte for byte
+ *     (ties at half steps, zeros, tiny values, the largest magnitude twice with both
+ *     signs);
  *   - axpy_f16, wsum_f16, exp_sum and silu_mul as the unit test does.
  * Usage: kernels_main [set-name] (default "neon"). Prints a summary; exits 1 on any
  * failure, 2 when the set is not available.
@@ -27,6 +33,7 @@
 #include "engine/kernels.h"
 #include "engine/kernels_impl.h"
 #include "engine/quant.h"
+#include "engine/repack.h"
 
 static int n_checks, n_fail;
 
@@ -220,7 +227,7 @@ static void check_gemm(const ta_kernels *k, const ta_kernels *native)
         if (is_float_type(type)) check_type(k, type, 37, false, &r); /* any length */
         size_t len = strlen(done);
         snprintf(done + len, sizeof done - len, " %s%s", ta_type_get(type)->name,
-                 native->gemm[type] ? "" : "(scalar)");
+                 native->gemm[type] ? "" : "(fallback)");
     }
     printf("gemm:%s\n", done);
 }
@@ -233,7 +240,7 @@ static void check_quantizers(const ta_kernels *k)
     enum { N = 1024 };
     static float x[N];
     static uint8_t qa[N * 2], qb[N * 2];
-    uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K};
+    uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K, TA_TYPE_F16};
     int rounds = 0;
     for (int round = 0; round < 60; round++) {
         for (int i = 0; i < N; i++)
@@ -261,7 +268,26 @@ static void check_quantizers(const ta_kernels *k)
         if (round == 15) /* large values, near the F16 limit of the Q8_0 scale */
             for (int i = 0; i < N; i++)
                 x[i] = rng_normal(&r) * 3e6f;
-        for (int t = 0; t < 2; t++) {
+        if (round == 17) { /* what only F16 sees: overflow, subnormals, NaN, ties */
+            x[0] = 65520.0f, x[1] = -1e9f, x[2] = 65519.0f, x[3] = 1e-7f, x[4] = -3e-8f;
+            x[5] = NAN, x[6] = INFINITY, x[7] = 1.0f + 1.0f / 2048.0f, x[8] = 2.98e-8f;
+        }
+        static float fa[N], fb[N]; /* decoding's F16-rounded floats */
+        ref->round_f16(x, fa, N);
+        k->round_f16(x, fb, N);
+        CHECK(!memcmp(fa, fb, sizeof fa), "%s round_f16 differs from scalar (round %d)", k->name,
+              round);
+        size_t sb = (size_t)(N / 32) * sizeof(ta_block_q8_0s);
+        memset(qa, 0xaa, sizeof qa);
+        memset(qb, 0x55, sizeof qb);
+        if (round != 17) {
+            ref->quantize_q8_0s(x, qa, N);
+            k->quantize_q8_0s(x, qb, N);
+            CHECK(!memcmp(qa, qb, sb), "%s Q8_0S quantizer differs from scalar (round %d)", k->name,
+                  round);
+        }
+        for (int t = 0; t < 3; t++) {
+            if (round == 17 && t != 2) continue;
             size_t bytes = ta_type_row_bytes(types[t], N);
             memset(qa, 0xaa, sizeof qa);
             memset(qb, 0x55, sizeof qb);
@@ -283,7 +309,172 @@ static void check_quantizers(const ta_kernels *k)
         }
         rounds++;
     }
-    printf("quantizers: Q8_0 Q8_K, %d rounds of %d floats, byte for byte\n", rounds, N);
+    printf("quantizers: Q8_0 Q8_K F16 Q8_0S round_f16, %d rounds of %d floats, byte for byte\n",
+           rounds, N);
+}
+
+/* gemm_hh (F16 weights and activations; every row and column count, strides past the
+ * rows) and gemm_f16_f32 (one F16 row against F32 columns) against sums in double. */
+static void check_f16(const ta_kernels *k)
+{
+    rng r = {4242};
+    enum { ROWS = 4, COLS = TA_GEMM_MAX_COLS };
+    int64_t sizes[] = {8, 37, 256, 2051};
+    int hh = 0;
+    for (int s = 0; k->gemm_hh && s < 4; s++) {
+        int64_t n = sizes[s];
+        size_t lw = (size_t)n * 2 + 6, la = (size_t)n * 2 + 10;
+        ta_f16 *w = xmalloc(lw * ROWS), *a = xmalloc(la * COLS);
+        for (int i = 0; i < ROWS; i++)
+            for (int64_t e = 0; e < n; e++)
+                w[i * lw / 2 + e] = ta_f32_to_f16(rng_normal(&r));
+        for (int c = 0; c < COLS; c++)
+            for (int64_t e = 0; e < n; e++)
+                a[c * la / 2 + e] = ta_f32_to_f16(rng_normal(&r) * (c == 5 ? 300.0f : 1.0f));
+        for (int nr = 1; nr <= ROWS; nr++)
+            for (int nc = 1; nc <= COLS; nc++) {
+                float out[4 * COLS];
+                k->gemm_hh(n, w, lw, nr, a, la, nc, out);
+                for (int c = 0; c < nc; c++)
+                    for (int i = 0; i < nr; i++) {
+                        double ref = 0, mag = 0;
+                        for (int64_t e = 0; e < n; e++) {
+                            double p = (double)ta_f16_to_f32(w[i * lw / 2 + e]) *
+                                       ta_f16_to_f32(a[c * la / 2 + e]);
+                            ref += p;
+                            mag += fabs(p);
+                        }
+                        CHECK(fabs(out[c * 4 + i] - ref) <= 1e-6 * mag + 1e-6,
+                              "%s gemm_hh n=%lld nr=%d nc=%d row %d col %d: got %.9g, want %.9g",
+                              k->name, (long long)n, nr, nc, i, c, (double)out[c * 4 + i], ref);
+                    }
+            }
+        hh++;
+        free(w);
+        free(a);
+    }
+    int64_t hds[] = {64, 80, 7, 128, 37};
+    for (int h = 0; h < 5; h++) {
+        int64_t hd = hds[h];
+        size_t lq = (size_t)hd + 5;
+        ta_f16 key[128];
+        static float q[TA_GEMM_MAX_COLS * 133];
+        float dots[TA_GEMM_MAX_COLS + 1];
+        for (int64_t d = 0; d < hd; d++)
+            key[d] = ta_f32_to_f16(rng_normal(&r));
+        for (size_t i = 0; i < TA_GEMM_MAX_COLS * lq; i++)
+            q[i] = rng_normal(&r);
+        for (int nq = 1; nq <= TA_GEMM_MAX_COLS; nq++) {
+            dots[nq] = -12345.0f;
+            k->gemm_f16_f32(hd, key, q, lq * sizeof(float), nq, dots);
+            for (int i = 0; i < nq; i++) {
+                double want = 0;
+                for (int64_t d = 0; d < hd; d++)
+                    want += (double)ta_f16_to_f32(key[d]) * q[(size_t)i * lq + (size_t)d];
+                CHECK(fabs(dots[i] - want) <= 1e-5 * (1 + fabs(want)),
+                      "%s gemm_f16_f32 hd=%lld nq=%d col %d: %g, want %g", k->name, (long long)hd,
+                      nq, i, (double)dots[i], want);
+            }
+            CHECK(dots[nq] == -12345.0f, "%s gemm_f16_f32 nq=%d wrote past its columns", k->name,
+                  nq);
+        }
+    }
+    printf("f16: gemm_hh%s gemm_f16_f32\n", hh ? "" : "(none)");
+}
+
+/* Packed weights (repack.h): every packing the set has a kernel for, rows of random
+ * bytes with sane scales, against the reference dot products of the original rows. */
+static void check_packed(const ta_kernels *k)
+{
+    rng r = {31};
+    uint32_t types[TA_PACK_COUNT] = {[TA_PACK_Q4_0_X8] = TA_TYPE_Q4_0,
+                                     [TA_PACK_Q8_0_X8] = TA_TYPE_Q8_0,
+                                     [TA_PACK_Q5_0_X8] = TA_TYPE_Q5_0,
+                                     [TA_PACK_Q4_K_X8] = TA_TYPE_Q4_K};
+    char done[128] = "";
+    for (int pack = 0; pack < TA_PACK_COUNT; pack++) {
+        if (!k->gemm8[pack]) continue;
+        uint32_t type = types[pack];
+        const ta_quant_ops *ops = ta_quant_ops_get(type);
+        uint32_t at = ops->vec_dot_type;
+        int64_t sizes[] = {256, 768, 512};
+        for (int si = 0; si < 3; si++) {
+            int64_t n = sizes[si], rows = 16;
+            size_t w_row = ta_type_row_bytes(type, (uint64_t)n);
+            size_t a_row = ta_type_row_bytes(at, (uint64_t)n);
+            size_t gb = ta_packed_group_bytes(pack, (uint64_t)n);
+            uint8_t *w = xmalloc(w_row * (size_t)rows), *packed = xmalloc(gb * 2);
+            uint8_t *a = xmalloc(a_row * TA_GEMM_MAX_COLS);
+            for (int64_t i = 0; i < rows; i++)
+                random_blocks(&r, type, w + (size_t)i * w_row, n);
+            float *f = xmalloc((size_t)n * sizeof(float));
+            for (int c = 0; c < TA_GEMM_MAX_COLS; c++) {
+                for (int64_t e = 0; e < n; e++)
+                    f[e] = rng_normal(&r) * (c == 1 ? 50.0f : 1.0f);
+                if (c == 2) /* every quant at +-127 */
+                    for (int64_t e = 0; e < n; e++)
+                        f[e] = e % 3 ? 5.0f : -5.0f;
+                ta_quant_ops_get(at)->quantize_row(f, a + c * a_row, n);
+            }
+            free(f);
+            ta_gguf_tensor t = {.name = "w",
+                                .type = type,
+                                .n_dims = 2,
+                                .ne = {(uint64_t)n, (uint64_t)rows, 1, 1},
+                                .n_elems = (uint64_t)(n * rows),
+                                .size = w_row * (size_t)rows,
+                                .data = w};
+            ta_gguf_tensor pt;
+            ta_repack(&t, pack, packed, &pt);
+            uint8_t *ak = a; /* Q4_0/Q5_0 take the activations with their sums */
+            size_t ak_row = a_row;
+            if (ta_pack_wants_sums(pack)) {
+                ak_row = (size_t)(n / 32) * sizeof(ta_block_q8_0s);
+                ak = xmalloc(ak_row * TA_GEMM_MAX_COLS);
+                for (int c = 0; c < TA_GEMM_MAX_COLS; c++)
+                    for (int64_t b = 0; b < n / 32; b++) {
+                        const ta_block_q8_0 *src = (const ta_block_q8_0 *)(a + c * a_row) + b;
+                        ta_block_q8_0s *d = (ta_block_q8_0s *)(ak + c * ak_row) + b;
+                        int sum = 0;
+                        for (int i = 0; i < 32; i++)
+                            sum += src->qs[i];
+                        d->d = src->d;
+                        d->sum = (int16_t)sum;
+                        memcpy(d->qs, src->qs, 32);
+                    }
+            }
+            for (int g = 0; g < 2; g++)
+                for (int nc = 1; nc <= TA_GEMM_MAX_COLS; nc++) {
+                    float out[8 * TA_GEMM_MAX_COLS + 8];
+                    for (int i = 0; i < 8 * TA_GEMM_MAX_COLS + 8; i++)
+                        out[i] = -12345.0f;
+                    k->gemm8[pack](n, packed + (size_t)g * gb, ak, ak_row, nc, out);
+                    for (int c = 0; c < nc; c++)
+                        for (int i = 0; i < 8; i++) {
+                            const uint8_t *row = w + (size_t)(g * 8 + i) * w_row;
+                            float ref = ops->vec_dot_ref(n, row, a + c * a_row);
+                            double tol =
+                                1e-5 * magnitude(ops, ta_quant_ops_get(at), row, a + c * a_row, n) +
+                                1e-6;
+                            CHECK(fabs((double)out[c * 8 + i] - ref) <= tol,
+                                  "%s packed %s n=%lld group %d nc=%d col %d row %d: got %.9g, "
+                                  "reference %.9g",
+                                  k->name, ta_type_get(type)->name, (long long)n, g, nc, c, i,
+                                  (double)out[c * 8 + i], (double)ref);
+                        }
+                    for (int i = 8 * nc; i < 8 * TA_GEMM_MAX_COLS + 8; i++)
+                        CHECK(out[i] == -12345.0f, "%s packed %s nc=%d wrote out[%d]", k->name,
+                              ta_type_get(type)->name, nc, i);
+                }
+            if (ak != a) free(ak);
+            free(w);
+            free(packed);
+            free(a);
+        }
+        size_t len = strlen(done);
+        snprintf(done + len, sizeof done - len, " %s", ta_type_get(type)->name);
+    }
+    printf("packed (gemm8):%s\n", *done ? done : " none");
 }
 
 static void check_helpers(const ta_kernels *k)
@@ -370,6 +561,10 @@ int main(int argc, char **argv)
 #endif
 #if TA_KERNELS_X86
     if (!strcmp(name, "avx2")) ta_kernels_avx2_fill(&native);
+#if defined(TA_SIMDE_AVX512)
+    if (!strcmp(name, "avx512")) ta_kernels_avx512_fill(&native);
+    if (!strcmp(name, "avx512vnni")) ta_kernels_avx512vnni_fill(&native);
+#endif
 #endif
     if (!strcmp(name, "scalar")) native = *k;
     printf("kernel set %s (best here: %s)%s\n", k->name, ta_kernels_best()->name,
@@ -379,11 +574,17 @@ int main(int argc, char **argv)
            ""
 #endif
     );
-    printf("native: quantize%s%s, helpers%s%s%s%s\n", native.quantize[TA_TYPE_Q8_0] ? " Q8_0" : "",
-           native.quantize[TA_TYPE_Q8_K] ? " Q8_K" : "", native.axpy_f16 ? " axpy_f16" : "",
-           native.wsum_f16 ? " wsum_f16" : "", native.exp_sum ? " exp_sum" : "",
-           native.silu_mul ? " silu_mul" : "");
+    printf(
+        "native: quantize%s%s, helpers%s%s%s%s, f16%s%s, packed%s%s%s%s\n",
+        native.quantize[TA_TYPE_Q8_0] ? " Q8_0" : "", native.quantize[TA_TYPE_Q8_K] ? " Q8_K" : "",
+        native.axpy_f16 ? " axpy_f16" : "", native.wsum_f16 ? " wsum_f16" : "",
+        native.exp_sum ? " exp_sum" : "", native.silu_mul ? " silu_mul" : "",
+        native.gemm_hh ? " gemm_hh" : "", native.gemm_f16_f32 ? " gemm_f16_f32" : "",
+        native.gemm8[TA_PACK_Q4_0_X8] ? " Q4_0" : "", native.gemm8[TA_PACK_Q8_0_X8] ? " Q8_0" : "",
+        native.gemm8[TA_PACK_Q5_0_X8] ? " Q5_0" : "", native.gemm8[TA_PACK_Q4_K_X8] ? " Q4_K" : "");
     check_gemm(k, &native);
+    check_packed(k);
+    check_f16(k);
     check_quantizers(k);
     check_helpers(k);
     printf("%s: %d checks, %d failed\n", n_fail ? "FAILED" : "OK", n_checks, n_fail);

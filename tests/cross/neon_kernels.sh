@@ -29,11 +29,12 @@ if [[ -z $out ]]; then
 fi
 mkdir -p "$out"
 
-# The kernel sets, the quant module they are tested against, and the type table.
+# The kernel sets, the quant module they are tested against, the repacking of the
+# packed kernels, and the type table.
 srcs=(
   src/engine/kernels.c src/engine/kernels_neon*.c
   src/engine/quant.c src/engine/quant_legacy.c src/engine/quant_k.c src/engine/quant_fit.c
-  src/gguf/ggml_types.c
+  src/engine/repack.c src/gguf/ggml_types.c
   tests/cross/kernels_main.c
 )
 flags=(-O2 -static -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Werror -I src)

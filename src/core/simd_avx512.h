@@ -1,0 +1,96 @@
+/*
+ * simd_avx512.h - the AVX-512 intrinsics of the files compiled for AVX-512
+ * (src/engine/kernels_avx512*.c, src/index/distance_avx512.c).
+ *
+ * Normally this is <immintrin.h>, and those files are built with -mavx512f -mavx512bw
+ * -mavx512vl (CMakeLists.txt). With TA_SIMDE_AVX512 defined (tests/cross/avx512_kernels.sh,
+ * built for plain AVX2) the same intrinsic names come from SIMDe's portable
+ * implementations instead (<simde/x86/avx512.h> with SIMDE_ENABLE_NATIVE_ALIASES), so the
+ * very same kernel source runs, and is checked against the scalar reference, on a CPU
+ * without AVX-512. That build must not define __AVX512F__ (the compiler would then use
+ * the real instructions); nothing here tests it.
+ *
+ * Debian 12's SIMDe (0.7.4~rc2) lacks a few intrinsics the kernels use and aliases
+ * _mm512_madd_epi16 with the wrong arity; for that build only, they are defined below
+ * from Intel's definitions (element by element; the 256-bit F16C conversion is native).
+ */
+#ifndef TA_CORE_SIMD_AVX512_H
+#define TA_CORE_SIMD_AVX512_H
+
+#if defined(TA_SIMDE_AVX512)
+
+#if defined(__AVX512F__)
+#error "TA_SIMDE_AVX512 is the emulated build: compile it without -mavx512f"
+#endif
+
+#include <stdint.h>
+
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+
+/* SIMDe 0.7.4's alias takes four arguments. */
+#undef _mm512_madd_epi16
+#define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16(a, b)
+
+static inline simde__m512 ta_simde_mm512_cvtepi32_ps(simde__m512i a)
+{
+    int32_t v[16];
+    float f[16];
+    simde_mm512_storeu_si512(v, a);
+    for (int i = 0; i < 16; i++)
+        f[i] = (float)v[i]; /* round to nearest even, as vcvtdq2ps */
+    return simde_mm512_loadu_ps(f);
+}
+#define _mm512_cvtepi32_ps(a) ta_simde_mm512_cvtepi32_ps(a)
+
+static inline simde__m512 ta_simde_mm512_cvtph_ps(__m256i h)
+{
+    float f[16];
+    _mm256_storeu_ps(f, _mm256_cvtph_ps(_mm256_castsi256_si128(h)));
+    _mm256_storeu_ps(f + 8, _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)));
+    return simde_mm512_loadu_ps(f);
+}
+#define _mm512_cvtph_ps(h) ta_simde_mm512_cvtph_ps(h)
+
+/* Masked loads read only the selected elements; the others are zero. */
+static inline simde__m512 ta_simde_mm512_maskz_loadu_ps(simde__mmask16 k, const void *p)
+{
+    float f[16];
+    for (int i = 0; i < 16; i++)
+        f[i] = (k >> i) & 1 ? ((const float *)p)[i] : 0.0f;
+    return simde_mm512_loadu_ps(f);
+}
+#define _mm512_maskz_loadu_ps(k, p) ta_simde_mm512_maskz_loadu_ps(k, p)
+
+static inline __m256i ta_simde_mm256_maskz_loadu_epi16(simde__mmask16 k, const void *p)
+{
+    int16_t v[16];
+    for (int i = 0; i < 16; i++)
+        v[i] = (k >> i) & 1 ? ((const int16_t *)p)[i] : 0;
+    return _mm256_loadu_si256((const __m256i *)v);
+}
+#define _mm256_maskz_loadu_epi16(k, p) ta_simde_mm256_maskz_loadu_epi16(k, p)
+
+static inline __m256i ta_simde_mm256_maskz_loadu_epi8(simde__mmask32 k, const void *p)
+{
+    int8_t v[32];
+    for (int i = 0; i < 32; i++)
+        v[i] = (k >> i) & 1 ? ((const int8_t *)p)[i] : 0;
+    return _mm256_loadu_si256((const __m256i *)v);
+}
+#define _mm256_maskz_loadu_epi8(k, p) ta_simde_mm256_maskz_loadu_epi8(k, p)
+
+static inline simde__m512i ta_simde_mm512_maskz_loadu_epi8(simde__mmask64 k, const void *p)
+{
+    int8_t v[64];
+    for (int i = 0; i < 64; i++)
+        v[i] = (k >> i) & 1 ? ((const int8_t *)p)[i] : 0;
+    return simde_mm512_loadu_si512(v);
+}
+#define _mm512_maskz_loadu_epi8(k, p) ta_simde_mm512_maskz_loadu_epi8(k, p)
+
+#else
+#include <immintrin.h>
+#endif
+
+#endif

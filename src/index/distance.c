@@ -67,6 +67,8 @@ static const ta_dist_kernels avx2_set = {
     .l2sq_f32 = ta_dist_l2sq_f32_avx2,
     .dot_f32 = ta_dist_dot_f32_avx2,
     .dot_i8 = ta_dist_dot_i8_avx2,
+    .l2sq_f32_x2 = ta_dist_l2sq_f32_x2_avx2,
+    .dot_f32_x2 = ta_dist_dot_f32_x2_avx2,
 };
 static const ta_dist_kernels avx512_set = {
     .name = "avx512",

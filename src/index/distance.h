@@ -26,12 +26,19 @@
 typedef float (*ta_dist_f32_fn)(const float *a, const float *b, size_t n);
 /* Exact for n < 2^17 (|a[i] * b[i]| <= 2^14, so the sum fits an int32). */
 typedef int32_t (*ta_dist_i8_fn)(const int8_t *a, const int8_t *b, size_t n);
+/* One query against two vectors: out[j] is bit for bit what the set's single kernel
+ * gives for (a, bj) (same order of additions), with a's loads shared by both. */
+typedef void (*ta_dist_f32x2_fn)(const float *a, const float *b0, const float *b1, size_t n,
+                                 float out[2]);
 
 typedef struct ta_dist_kernels {
     const char *name;
     ta_dist_f32_fn l2sq_f32; /* sum (a[i] - b[i])^2 */
     ta_dist_f32_fn dot_f32;  /* sum a[i] * b[i] */
     ta_dist_i8_fn dot_i8;    /* sum a[i] * b[i], exact */
+    /* Optional (NULL: call the single kernel twice). */
+    ta_dist_f32x2_fn l2sq_f32_x2;
+    ta_dist_f32x2_fn dot_f32_x2;
 } ta_dist_kernels;
 
 /* The reference set, on every CPU. */
@@ -53,6 +60,10 @@ const ta_dist_kernels *ta_dist_kernels_best(void);
 float ta_dist_l2sq_f32_avx2(const float *a, const float *b, size_t n);
 float ta_dist_dot_f32_avx2(const float *a, const float *b, size_t n);
 int32_t ta_dist_dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n);
+void ta_dist_l2sq_f32_x2_avx2(const float *a, const float *b0, const float *b1, size_t n,
+                              float out[2]);
+void ta_dist_dot_f32_x2_avx2(const float *a, const float *b0, const float *b1, size_t n,
+                             float out[2]);
 /* distance_avx512*.c; call only where ta_dist_kernels_avx512() is not NULL (and, for the
  * VNNI one, only where its name is "avx512vnni"). */
 float ta_dist_l2sq_f32_avx512(const float *a, const float *b, size_t n);

@@ -149,6 +149,27 @@ static inline float dist_qn(const ta_hnsw *h, const qv *q, uint32_t j)
     return h->p.dist == TA_DIST_IP ? -d : 1.0f - d;
 }
 
+/* dist_qn for the nt nodes ids[0..nt) into d[0..nt), float vectors two at a time where
+ * the kernel set has pair kernels (the same values as one at a time). */
+static inline void dist_qn_many(const ta_hnsw *h, const qv *q, const uint32_t *ids, uint32_t nt,
+                                float *d)
+{
+    uint32_t j = 0;
+    if (h->p.storage == TA_VEC_F32) {
+        bool l2 = h->p.dist == TA_DIST_L2;
+        ta_dist_f32x2_fn pair = l2 ? h->k->l2sq_f32_x2 : h->k->dot_f32_x2;
+        if (pair)
+            for (; j + 2 <= nt; j += 2) {
+                pair(q->v, vec_at(h, ids[j]), vec_at(h, ids[j + 1]), h->p.dim, d + j);
+                if (!l2)
+                    for (int v = 0; v < 2; v++)
+                        d[j + v] = h->p.dist == TA_DIST_IP ? -d[j + v] : 1.0f - d[j + v];
+            }
+    }
+    for (; j < nt; j++)
+        d[j] = dist_qn(h, q, ids[j]);
+}
+
 /* The encoded form of slot i, or of the vector being added when i is that slot. */
 static inline qv node_qv(const ta_hnsw *h, uint32_t i)
 {
@@ -471,6 +492,7 @@ static int search_layer(const ta_hnsw *h, scratch *s, const qv *q, uint32_t ep, 
     uint32_t nres = 0, ncand = 0;
     const uint8_t *dead = h->dead;
     uint32_t todo[2 * TA_HNSW_MAX_M];
+    float dists[2 * TA_HNSW_MAX_M];
 
     tags[ep] = ep_tag;
     if (!dead[ep] && ep != self && (!filter || filter(h->ids[ep], ud)))
@@ -502,9 +524,10 @@ static int search_layer(const ta_hnsw *h, scratch *s, const qv *q, uint32_t ep, 
             s->cands = cands = g;
             s->cand_cap = nc;
         }
+        dist_qn_many(h, q, todo, nt, dists);
         for (uint32_t j = 0; j < nt; j++) {
             uint32_t nb = todo[j];
-            float d = dist_qn(h, q, nb);
+            float d = dists[j];
             if (nres < ef || d < bound) {
                 heap_push(cands, &ncand, (cand){-d, nb});
                 if (!dead[nb] && nb != self && (!filter || filter(h->ids[nb], ud))) {

@@ -108,10 +108,14 @@ static void check_set(const ta_dist_kernels *k)
 
 int main(void)
 {
-    const ta_dist_kernels avx512 = {"avx512", ta_dist_l2sq_f32_avx512, ta_dist_dot_f32_avx512,
-                                    ta_dist_dot_i8_avx512};
-    const ta_dist_kernels vnni = {"avx512vnni", ta_dist_l2sq_f32_avx512, ta_dist_dot_f32_avx512,
-                                  ta_dist_dot_i8_avx512vnni};
+    const ta_dist_kernels avx512 = {.name = "avx512",
+                                    .l2sq_f32 = ta_dist_l2sq_f32_avx512,
+                                    .dot_f32 = ta_dist_dot_f32_avx512,
+                                    .dot_i8 = ta_dist_dot_i8_avx512};
+    const ta_dist_kernels vnni = {.name = "avx512vnni",
+                                  .l2sq_f32 = ta_dist_l2sq_f32_avx512,
+                                  .dot_f32 = ta_dist_dot_f32_avx512,
+                                  .dot_i8 = ta_dist_dot_i8_avx512vnni};
     const ta_dist_kernels *chosen = ta_dist_kernels_avx512();
     printf("ta_dist_kernels_avx512(): %s; best: %s\n", chosen ? chosen->name : "none",
            ta_dist_kernels_best()->name);

@@ -161,8 +161,10 @@ static void test_distance_kernels(void **state)
     const ta_dist_kernels *k512 = ta_dist_kernels_avx512(), *bw = NULL;
 #if defined(__x86_64__) || defined(_M_X64)
     static ta_dist_kernels bw_set;
-    bw_set = (ta_dist_kernels){"avx512 (bw)", ta_dist_l2sq_f32_avx512, ta_dist_dot_f32_avx512,
-                               ta_dist_dot_i8_avx512};
+    bw_set = (ta_dist_kernels){.name = "avx512 (bw)",
+                               .l2sq_f32 = ta_dist_l2sq_f32_avx512,
+                               .dot_f32 = ta_dist_dot_f32_avx512,
+                               .dot_i8 = ta_dist_dot_i8_avx512};
     if (k512) bw = &bw_set;
 #endif
     const ta_dist_kernels *sets[] = {ta_dist_kernels_avx2(), k512, bw, ta_dist_kernels_best()};
@@ -186,6 +188,19 @@ static void test_distance_kernels(void **state)
             double tol = 1e-5 * mag + 1e-6;
             assert_true(fabs(k->l2sq_f32(a, b, n) - ref->l2sq_f32(a, b, n)) <= tol);
             assert_true(fabs(k->dot_f32(a, b, n) - ref->dot_f32(a, b, n)) <= tol);
+            /* Pair kernels: the single kernel's values bit for bit, either order. */
+            if (k->l2sq_f32_x2) {
+                float two[2];
+                k->l2sq_f32_x2(a, b, a, n, two);
+                assert_true(two[0] == k->l2sq_f32(a, b, n) && two[1] == k->l2sq_f32(a, a, n));
+                k->l2sq_f32_x2(b, a, b, n, two);
+                assert_true(two[0] == k->l2sq_f32(b, a, n) && two[1] == 0.0f);
+            }
+            if (k->dot_f32_x2) {
+                float two[2];
+                k->dot_f32_x2(a, b, a, n, two);
+                assert_true(two[0] == k->dot_f32(a, b, n) && two[1] == k->dot_f32(a, a, n));
+            }
             for (uint32_t i = 0; i < n; i++) {
                 qa[i] = (int8_t)rng_next(&r);
                 qb[i] = (int8_t)rng_next(&r);

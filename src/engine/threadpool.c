@@ -10,10 +10,10 @@
  * in time slices of milliseconds, and a job whose last chunk it holds waits for it; a
  * decoding step makes hundreds of jobs, so a spinning barrier collapses (llama.cpp's
  * 2 threads fell to 0.6x its 1 thread here, bench/contention.sh). The caller notices such a stall:
- * its own share done, it waited far longer than a chunk takes. Two stalls close together (one alone
- * is a hiccup) make it run jobs alone ("solo") for a window, during which the workers sleep and the
- * OS can move the caller to the free core; the window doubles while stalls recur (up to 0.2 s) and
- * resets after a quiet second.
+ * its own share done, it waited far longer than a chunk takes. Three stalls close together
+ * (sporadic ones are hiccups) make it run jobs alone ("solo") for a window, during which the
+ * workers sleep and the OS can move the caller to the free core; the window doubles while stalls
+ * recur (up to 0.2 s) and resets after a quiet second.
  */
 #include "threadpool.h"
 
@@ -29,7 +29,7 @@
 #define SPIN_ITERS     20000       /* the caller's wait before sleeping */
 #define WORKER_SPIN_NS 2000000LL   /* a worker's wait for the next job before sleeping */
 #define STALL_FLOOR_NS 500000LL    /* a wait this much beyond 8 chunks is a stall */
-#define STALL_PAIR_NS  200000000LL /* two stalls this close: contention, not a hiccup */
+#define STALL_BURST_NS 30000000LL  /* three stalls within 30 ms: contention, not hiccups */
 #define SOLO_MIN_NS    10000000LL  /* the first solo window, 10 ms */
 #define SOLO_MAX_NS    200000000LL /* the longest, 0.2 s */
 #define SOLO_RESET_NS  1000000000LL
@@ -48,7 +48,7 @@ struct ta_pool {
     int64_t n, grain;
     atomic_llong next; /* the first index not yet claimed */
     /* contention (caller side only) */
-    int64_t solo_until, solo_window, last_stall;
+    int64_t solo_until, solo_window, last_stall, prev_stall;
     uint64_t stalls;
 };
 
@@ -200,13 +200,17 @@ void ta_pool_for_grain(ta_pool *p, int64_t n, int64_t grain, ta_pool_fn fn, void
     int64_t t1 = now_ns(), per_chunk = mine ? (t_mine - t0) / mine : t_mine - t0;
     if (t1 - t_mine > 8 * per_chunk + STALL_FLOOR_NS) {
         p->stalls++;
-        /* A lone stall is a hiccup (the hypervisor took the CPU, say); a second one soon
-         * after is another process on a worker's core. */
-        if (p->last_stall && t1 - p->last_stall < STALL_PAIR_NS) {
+        /* Sporadic stalls are hiccups: a virtual machine's host takes a vCPU away for a
+         * millisecond or a few, several times a second here, and going solo after them
+         * only halves the speed once it is back (F16 decoding lost ~10% that way). Another
+         * process on a worker's core stalls job after job, hundreds of times a second:
+         * three stalls within STALL_BURST_NS are that. */
+        if (p->prev_stall && t1 - p->prev_stall < STALL_BURST_NS) {
             p->solo_window = p->solo_window ? p->solo_window * 2 : SOLO_MIN_NS;
             if (p->solo_window > SOLO_MAX_NS) p->solo_window = SOLO_MAX_NS;
             p->solo_until = t1 + p->solo_window;
         }
+        p->prev_stall = p->last_stall;
         p->last_stall = t1;
     } else if (p->solo_window && t1 - p->last_stall > SOLO_RESET_NS) {
         p->solo_window = 0;

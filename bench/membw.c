@@ -69,7 +69,7 @@ struct worker {
     size_t lo, hi;
     double sum;    /* result of the read kernel, kept so it is not optimised away */
     double sum_pf; /* and of read_pf */
-    char pad[64]; /* keep workers' sums on separate cache lines */
+    char pad[64];  /* keep workers' sums on separate cache lines */
 };
 
 static double now_s(void)

@@ -105,12 +105,17 @@ static void k_triad(double *restrict a, const double *restrict b, const double *
 }
 
 /* Eight independent accumulators so the sum is bound by loads, not by the latency of one
- * floating-point add chain (no -ffast-math needed). */
-static double k_read(const double *restrict a, size_t lo, size_t hi)
+ * floating-point add chain (no -ffast-math needed). With prefetch, it also asks for the
+ * line PF_AHEAD bytes ahead of each line it reads (the decoding kernels' software
+ * prefetch); inlined with a constant, so each kernel has its own loop. */
+#define PF_AHEAD 2048
+static inline __attribute__((always_inline)) double read_sum(const double *restrict a, size_t lo,
+                                                             size_t hi, bool prefetch)
 {
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     size_t i = lo;
     for (; i + 8 <= hi; i += 8) {
+        if (prefetch) __builtin_prefetch((const char *)(a + i) + PF_AHEAD);
         s0 += a[i];
         s1 += a[i + 1];
         s2 += a[i + 2];
@@ -125,26 +130,14 @@ static double k_read(const double *restrict a, size_t lo, size_t hi)
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
 }
 
-/* k_read with a software prefetch PF_AHEAD bytes ahead of every 64-byte line. */
-#define PF_AHEAD 2048
+static double k_read(const double *restrict a, size_t lo, size_t hi)
+{
+    return read_sum(a, lo, hi, false);
+}
+
 static double k_read_pf(const double *restrict a, size_t lo, size_t hi)
 {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    size_t i = lo;
-    for (; i + 8 <= hi; i += 8) {
-        __builtin_prefetch((const char *)(a + i) + PF_AHEAD);
-        s0 += a[i];
-        s1 += a[i + 1];
-        s2 += a[i + 2];
-        s3 += a[i + 3];
-        s4 += a[i + 4];
-        s5 += a[i + 5];
-        s6 += a[i + 6];
-        s7 += a[i + 7];
-    }
-    for (; i < hi; i++)
-        s0 += a[i];
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    return read_sum(a, lo, hi, true);
 }
 
 static void pin(struct worker *w)

@@ -192,22 +192,7 @@ HH_ROWS(2)
 HH_ROWS(3)
 HH_ROWS(4)
 
-static void gemm_hh(int64_t n, const void *w, size_t w_stride, int nr, const void *a,
-                    size_t a_stride, int nc, float *out)
-{
-    static void (*const rows[4])(int64_t, const ta_f16 *, size_t, const uint8_t *, size_t, int,
-                                 float *) = {hh_rows1, hh_rows2, hh_rows3, hh_rows4};
-    rows[nr - 1](n, w, w_stride / 2, a, a_stride, nc, out);
-}
-
-/* One row: the 1-row tile, its outputs packed. */
-static void gemm_f16(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)
-{
-    float o[4 * TA_GEMM_MAX_COLS];
-    hh_rows1(n, w, 0, a, as, nc, o);
-    for (int c = 0; c < nc; c++)
-        out[c] = o[4 * c];
-}
+TA_HH_GEMMS()
 
 /* ---- Q8_0 and Q4_0 against Q8_0 activations ---- */
 

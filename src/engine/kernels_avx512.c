@@ -96,11 +96,6 @@ TA_INLINE __m256 half_hi(__m512 v)
     return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
 }
 
-TA_INLINE float hsum512_ps(__m512 v)
-{
-    return ta_hsum_ps(_mm256_add_ps(half_lo(v), half_hi(v)));
-}
-
 TA_INLINE __m256i sum_halves_epi32(__m512i v)
 {
     return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
@@ -156,7 +151,7 @@ TA_INLINE __m512 loadm_f32(const float *p, __mmask16 m)
                 __mmask16 m = first16(n - i);                                                      \
                 s1 = _mm512_fmadd_ps(loadm(x + i, m), _mm512_maskz_loadu_ps(m, y + i), s1);        \
             }                                                                                      \
-            out[0] = hsum512_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));      \
+            out[0] = ta_hsum512_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));   \
             return;                                                                                \
         }                                                                                          \
         __m512 s0[4], s1[4];                                                                       \
@@ -180,7 +175,7 @@ TA_INLINE __m512 loadm_f32(const float *p, __mmask16 m)
             }                                                                                      \
         }                                                                                          \
         for (int c = 0; c < nc; c++)                                                               \
-            out[c] = hsum512_ps(_mm512_add_ps(s0[c], s1[c]));                                      \
+            out[c] = ta_hsum512_ps(_mm512_add_ps(s0[c], s1[c]));                                   \
     }
 
 FLOAT_BODY(f16_body, ta_f16, load16_f16, loadm_f16)
@@ -223,7 +218,7 @@ TA_INLINE void hh_body(int64_t n, const ta_f16 *w, size_t lw, int nr, const ta_f
     }
     for (int r = 0; r < nr; r++)
         for (int c = 0; c < nc; c++)
-            out[c * 4 + r] = hsum512_ps(s[r][c]);
+            out[c * 4 + r] = ta_hsum512_ps(s[r][c]);
 }
 
 #define HH_ROWS(NR)                                                                                \
@@ -245,22 +240,7 @@ HH_ROWS(2)
 HH_ROWS(3)
 HH_ROWS(4)
 
-static void gemm_hh(int64_t n, const void *w, size_t w_stride, int nr, const void *a,
-                    size_t a_stride, int nc, float *out)
-{
-    static void (*const rows[4])(int64_t, const ta_f16 *, size_t, const uint8_t *, size_t, int,
-                                 float *) = {hh_rows1, hh_rows2, hh_rows3, hh_rows4};
-    rows[nr - 1](n, w, w_stride / 2, a, a_stride, nc, out);
-}
-
-/* One row: the 1-row tile, its outputs packed. */
-static void gemm_f16(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)
-{
-    float o[4 * TA_GEMM_MAX_COLS];
-    hh_rows1(n, w, 0, a, as, nc, o);
-    for (int c = 0; c < nc; c++)
-        out[c] = o[4 * c];
-}
+TA_HH_GEMMS()
 
 /* ---- Q8_0 and Q4_0 against Q8_0 activations, two blocks a vector ---- */
 
@@ -306,7 +286,7 @@ TA_INLINE __m512i load2_q4_0(const ta_block_q4_0 *b0, const ta_block_q4_0 *b1)
             }                                                                                      \
         }                                                                                          \
         for (int c = 0; c < nc; c++)                                                               \
-            out[c] = hsum512_ps(acc[c]);                                                           \
+            out[c] = ta_hsum512_ps(acc[c]);                                                        \
     }
 
 Q8_0_BODY(q8_0_body, ta_block_q8_0, load2_q8_0)
@@ -578,7 +558,7 @@ TA_INLINE void q4_K_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
         }
     }
     for (int c = 0; c < nc; c++)
-        out[c] = hsum512_ps(acc[c]) - accm[c];
+        out[c] = ta_hsum512_ps(acc[c]) - accm[c];
 }
 
 /* Q6_K: per 128-element half h, the 64 low-bit bytes and 32 high-bit bytes make two

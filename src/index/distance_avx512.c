@@ -15,7 +15,6 @@
 #include "distance.h"
 
 #include "../core/simd_avx512.h"
-#include "distance_avx512.h"
 
 float ta_dist_l2sq_f32_avx512(const float *a, const float *b, size_t n)
 {

@@ -12,7 +12,6 @@
 #include "distance.h"
 
 #include "../core/simd_avx512.h"
-#include "distance_avx512.h"
 
 int32_t ta_dist_dot_i8_avx512vnni(const int8_t *a, const int8_t *b, size_t n)
 {

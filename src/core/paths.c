@@ -4,6 +4,7 @@
 #include "paths.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,5 +92,15 @@ int ta_paths_mkdirs(const char *path, unsigned mode, ta_error *err)
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
         return ta_error_set(err, TA_EIO, "%s exists and is not a directory", path);
+    return TA_OK;
+}
+
+int ta_paths_tmp_name(char *out, size_t cap, const char *path, ta_error *err)
+{
+    static atomic_ulong counter;
+    unsigned long n = atomic_fetch_add(&counter, 1);
+    int len = snprintf(out, cap, "%s.tmp-%ld-%lu", path, (long)getpid(), n);
+    if (len < 0 || (size_t)len >= cap)
+        return ta_error_set(err, TA_EINVAL, "path too long: %.200s", path);
     return TA_OK;
 }

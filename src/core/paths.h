@@ -28,4 +28,10 @@ int ta_paths_mkdirs(const char *path, unsigned mode, ta_error *err);
 /* Joins a and b with one '/'; TA_EINVAL if it does not fit. */
 int ta_paths_join(char *out, size_t cap, const char *a, const char *b, ta_error *err);
 
+/* A name beside path for a file to write and then rename over path: "<path>.tmp-<pid>-<n>",
+ * n counting per process, so two writers (threads or processes) of one path never share
+ * a temporary file (with a fixed name, one's rename takes the other's file away).
+ * TA_EINVAL if it does not fit. */
+int ta_paths_tmp_name(char *out, size_t cap, const char *path, ta_error *err);
+
 #endif

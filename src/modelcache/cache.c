@@ -398,8 +398,8 @@ int ta_cache_link(const ta_cache *c, const char *repo, const char *rev, const ch
     for (const char *s = file; *s; s++)
         if (*s == '/') o += (size_t)snprintf(target + o, sizeof target - o, "../");
     snprintf(target + o, sizeof target - o, "blobs/%s", etag);
-    snprintf(tmp, sizeof tmp, "%s.tmp-link", link);
-    unlink(tmp);
+    rc = ta_paths_tmp_name(tmp, sizeof tmp, link, err);
+    if (rc) return rc;
     if (symlink(target, tmp) || rename(tmp, link)) {
         unlink(tmp);
         return ta_error_set(err, TA_EIO, "%s: %s", link, strerror(errno));
@@ -411,7 +411,8 @@ int ta_cache_link(const ta_cache *c, const char *repo, const char *rev, const ch
         *strrchr(parent, '/') = '\0';
         rc = ta_paths_mkdirs(parent, 0755, err);
         if (rc) return rc;
-        snprintf(tmp, sizeof tmp, "%s.tmp", ref);
+        rc = ta_paths_tmp_name(tmp, sizeof tmp, ref, err);
+        if (rc) return rc;
         FILE *f = fopen(tmp, "w");
         bool ok = f && fputs(commit, f) >= 0;
         if (f && fclose(f)) ok = false;

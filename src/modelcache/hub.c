@@ -103,7 +103,8 @@ int ta_hub_set_token(ta_hub *h, const char *token, ta_error *err)
         int rc = ta_paths_mkdirs(dir, 0700, err);
         if (rc) return rc;
     }
-    snprintf(tmp, sizeof tmp, "%s.tmp", h->api_token_path);
+    int rc = ta_paths_tmp_name(tmp, sizeof tmp, h->api_token_path, err);
+    if (rc) return rc;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return ta_error_set(err, TA_EIO, "%s: %s", tmp, strerror(errno));
     fchmod(fd, 0600); /* also when the file was there with other permissions */

@@ -91,11 +91,6 @@ TA_INLINE __m256 half_lo(__m512 v)
     return _mm512_castps512_ps256(v);
 }
 
-TA_INLINE __m256 half_hi(__m512 v)
-{
-    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-}
-
 TA_INLINE __m256i sum_halves_epi32(__m512i v)
 {
     return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));

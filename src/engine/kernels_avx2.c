@@ -25,24 +25,26 @@ TA_INLINE __m256 load8_f32(const float *p)
     return _mm256_loadu_ps(p);
 }
 
-/* One column: four accumulators keep the FMA units busy (latency 4, two per cycle). */
-#define FLOAT_DOT1(name, T, load8, to_f32)                                                         \
-    TA_INLINE float name(int64_t n, const T *x, const float *y)                                    \
+/* One column: four accumulators keep the FMA units busy (latency 4, two per cycle).
+ * T: the weights' element type, TY: the activations' (float, or F16 for F16 weights in
+ * decoding, where half the activation bytes leave L1 to the streaming weights). */
+#define FLOAT_DOT1(name, T, load8, to_f32, TY, load8y, ty_to_f32)                                  \
+    TA_INLINE float name(int64_t n, const T *x, const TY *y)                                       \
     {                                                                                              \
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                \
         int64_t i = 0;                                                                             \
         for (; i + 32 <= n; i += 32) {                                                             \
             ta_prefetch_ahead(x + i, 32 * sizeof(T));                                              \
-            s0 = _mm256_fmadd_ps(load8(x + i), _mm256_loadu_ps(y + i), s0);                        \
-            s1 = _mm256_fmadd_ps(load8(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);                \
-            s2 = _mm256_fmadd_ps(load8(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);              \
-            s3 = _mm256_fmadd_ps(load8(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);              \
+            s0 = _mm256_fmadd_ps(load8(x + i), load8y(y + i), s0);                                 \
+            s1 = _mm256_fmadd_ps(load8(x + i + 8), load8y(y + i + 8), s1);                         \
+            s2 = _mm256_fmadd_ps(load8(x + i + 16), load8y(y + i + 16), s2);                       \
+            s3 = _mm256_fmadd_ps(load8(x + i + 24), load8y(y + i + 24), s3);                       \
         }                                                                                          \
         for (; i + 8 <= n; i += 8)                                                                 \
-            s0 = _mm256_fmadd_ps(load8(x + i), _mm256_loadu_ps(y + i), s0);                        \
+            s0 = _mm256_fmadd_ps(load8(x + i), load8y(y + i), s0);                                 \
         float s = ta_hsum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));         \
         for (; i < n; i++)                                                                         \
-            s += to_f32(x[i]) * y[i];                                                              \
+            s += to_f32(x[i]) * ty_to_f32(y[i]);                                                   \
         return s;                                                                                  \
     }
 
@@ -51,8 +53,9 @@ TA_INLINE float f32_id(float v)
     return v;
 }
 
-FLOAT_DOT1(dot1_f16, ta_f16, load8_f16, ta_h2f)
-FLOAT_DOT1(dot1_f32, float, load8_f32, f32_id)
+FLOAT_DOT1(dot1_f16, ta_f16, load8_f16, ta_h2f, float, load8_f32, f32_id)
+FLOAT_DOT1(dot1_f32, float, load8_f32, f32_id, float, load8_f32, f32_id)
+FLOAT_DOT1(dot1_hh, ta_f16, load8_f16, ta_h2f, ta_f16, load8_f16, ta_h2f)
 
 /* Several columns: each weight vector is converted once and used nc times; two
  * accumulators per column. */

@@ -179,7 +179,8 @@ TA_INLINE __m128 ta_h2f4(const ta_f16 *p, size_t stride_bytes)
 #define TA_AVX2_GEMM(name, body) TA_AVX2_GEMM_OUT(name, body, 1)
 
 /* gemm_hh and gemm_f16 of a kernel file, over its F16 row tiles hh_rows1..hh_rows4 (each
- * computing 1-4 weight rows against up to 4 columns, 4 outputs a column). */
+ * computing 1-4 weight rows against up to 4 columns, 4 outputs a column) and its dot1_hh
+ * (one F16 row against one F16 column, for decoding). */
 #define TA_HH_GEMMS()                                                                              \
     static void gemm_hh(int64_t n, const void *w, size_t w_stride, int nr, const void *a,          \
                         size_t a_stride, int nc, float *out)                                       \
@@ -189,9 +190,13 @@ TA_INLINE __m128 ta_h2f4(const ta_f16 *p, size_t stride_bytes)
         rows[nr - 1](n, w, w_stride / 2, a, a_stride, nc, out);                                    \
     }                                                                                              \
                                                                                                    \
-    /* One row: the 1-row tile, its outputs packed. */                                             \
+    /* One row: one column (decoding) by the file's dot1_hh, more by the 1-row tile. */            \
     static void gemm_f16(int64_t n, const void *w, const void *a, size_t as, int nc, float *out)   \
     {                                                                                              \
+        if (nc == 1) {                                                                             \
+            out[0] = dot1_hh(n, w, a);                                                             \
+            return;                                                                                \
+        }                                                                                          \
         float o[4 * TA_GEMM_MAX_COLS];                                                             \
         hh_rows1(n, w, 0, a, as, nc, o);                                                           \
         for (int c = 0; c < nc; c++)                                                               \

@@ -235,6 +235,28 @@ HH_ROWS(2)
 HH_ROWS(3)
 HH_ROWS(4)
 
+/* One F16 row against one F16 column (decoding): four accumulators, the weights asked
+ * for ahead of use, one masked step for the last n % 16. */
+TA_INLINE float dot1_hh(int64_t n, const ta_f16 *x, const ta_f16 *y)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        ta_prefetch_ahead(x + i, 64 * sizeof(ta_f16));
+        s0 = _mm512_fmadd_ps(load16_f16(x + i), load16_f16(y + i), s0);
+        s1 = _mm512_fmadd_ps(load16_f16(x + i + 16), load16_f16(y + i + 16), s1);
+        s2 = _mm512_fmadd_ps(load16_f16(x + i + 32), load16_f16(y + i + 32), s2);
+        s3 = _mm512_fmadd_ps(load16_f16(x + i + 48), load16_f16(y + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16)
+        s0 = _mm512_fmadd_ps(load16_f16(x + i), load16_f16(y + i), s0);
+    if (i < n) {
+        __mmask16 m = first16(n - i);
+        s1 = _mm512_fmadd_ps(loadm_f16(x + i, m), loadm_f16(y + i, m), s1);
+    }
+    return ta_hsum512_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
 TA_HH_GEMMS()
 
 /* ---- Q8_0 and Q4_0 against Q8_0 activations, two blocks a vector ---- */

@@ -6,6 +6,7 @@
 // usage: hnswlib_bench DATADIR [M=16] [EF_CONSTRUCTION=200] [INDEX]
 // INDEX: a saved index to search instead of building one (when the file exists), else
 // where to save the one built; for repeated search-only runs while tuning.
+// HNSW_SEED: the level generator's seed (default 100, hnswlib's own), as for bench.c.
 #include <hnswlib/hnswlib.h>
 
 #include <chrono>
@@ -69,9 +70,11 @@ int main(int argc, char **argv)
     const char *saved = argc > 4 ? argv[4] : nullptr;
     FILE *sf = saved ? std::fopen(saved, "rb") : nullptr;
     if (sf) std::fclose(sf);
+    const char *seed = std::getenv("HNSW_SEED");
     hnswlib::HierarchicalNSW<float> h =
         sf ? hnswlib::HierarchicalNSW<float>(&space, saved)
-           : hnswlib::HierarchicalNSW<float>(&space, n, M, efc, 100);
+           : hnswlib::HierarchicalNSW<float>(&space, n, M, efc,
+                                             seed ? std::strtoull(seed, nullptr, 10) : 100);
     double t0 = now();
     for (size_t i = 0; !sf && i < n; i++)
         h.addPoint(&x[i * dim], i);

@@ -12,7 +12,9 @@
  *
  * Debian 12's SIMDe (0.7.4~rc2) lacks a few intrinsics the kernels use and aliases
  * _mm512_madd_epi16 with the wrong arity; for that build only, they are defined below
- * from Intel's definitions (element by element; the 256-bit F16C conversion is native).
+ * from Intel's definitions (element by element; the 256-bit F16C and zero-extending
+ * conversions are native). Its _mm512_dpbf16_ps (AVX512_BF16) emulates the instruction
+ * in plain float arithmetic, and __m512bh is the compiler's own type.
  *
  * Also the horizontal sums of a 512-bit vector, which the engine's and the index's
  * AVX-512 kernels share.
@@ -91,6 +93,37 @@ static inline simde__m512i ta_simde_mm512_maskz_loadu_epi8(simde__mmask64 k, con
     return simde_mm512_loadu_si512(v);
 }
 #define _mm512_maskz_loadu_epi8(k, p) ta_simde_mm512_maskz_loadu_epi8(k, p)
+
+static inline simde__m512i ta_simde_mm512_maskz_loadu_epi16(simde__mmask32 k, const void *p)
+{
+    int16_t v[32];
+    for (int i = 0; i < 32; i++)
+        v[i] = (k >> i) & 1 ? ((const int16_t *)p)[i] : 0;
+    return simde_mm512_loadu_si512(v);
+}
+#define _mm512_maskz_loadu_epi16(k, p) ta_simde_mm512_maskz_loadu_epi16(k, p)
+
+/* 16 uint16 zero-extended to int32 (vpmovzxwd): the 256-bit halves are native AVX2. */
+static inline simde__m512i ta_simde_mm512_cvtepu16_epi32(__m256i h)
+{
+    int32_t v[16];
+    _mm256_storeu_si256((__m256i *)v, _mm256_cvtepu16_epi32(_mm256_castsi256_si128(h)));
+    _mm256_storeu_si256((__m256i *)(v + 8), _mm256_cvtepu16_epi32(_mm256_extracti128_si256(h, 1)));
+    return simde_mm512_loadu_si512(v);
+}
+#define _mm512_cvtepu16_epi32(h) ta_simde_mm512_cvtepu16_epi32(h)
+
+/* 16 int32 truncated to their low 16 bits (vpmovdw). */
+static inline __m256i ta_simde_mm512_cvtepi32_epi16(simde__m512i a)
+{
+    int32_t v[16];
+    int16_t r[16];
+    simde_mm512_storeu_si512(v, a);
+    for (int i = 0; i < 16; i++)
+        r[i] = (int16_t)(uint16_t)v[i];
+    return _mm256_loadu_si256((const __m256i *)r);
+}
+#define _mm512_cvtepi32_epi16(a) ta_simde_mm512_cvtepi32_epi16(a)
 
 #else
 #include <immintrin.h>

@@ -4,6 +4,9 @@
  */
 #include "kernels.h"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -35,13 +38,6 @@ SCALAR_GEMM(gemm_q3_K, ta_vec_dot_q3_K_q8_K)
 SCALAR_GEMM(gemm_q4_K, ta_vec_dot_q4_K_q8_K)
 SCALAR_GEMM(gemm_q5_K, ta_vec_dot_q5_K_q8_K)
 SCALAR_GEMM(gemm_q6_K, ta_vec_dot_q6_K_q8_K)
-
-static void round_f16_scalar(const float *x, void *dst, int64_t n)
-{
-    float *y = dst;
-    for (int64_t i = 0; i < n; i++)
-        y[i] = ta_f16_to_f32(ta_f32_to_f16(x[i]));
-}
 
 static void axpy_f16_scalar(int64_t n, float a, const ta_f16 *x, float *y)
 {
@@ -113,12 +109,12 @@ static const ta_kernels scalar_set = {
         {
             [TA_TYPE_F32] = ta_quantize_row_f32,
             [TA_TYPE_F16] = ta_quantize_row_f16,
+            [TA_TYPE_BF16] = ta_quantize_row_bf16,
             [TA_TYPE_Q8_0] = ta_quantize_row_q8_0,
             [TA_TYPE_Q8_K] = ta_quantize_row_q8_K,
         },
     .quantize_q8_0s = quantize_q8_0s_scalar,
     .gemm_f16_f32 = gemm_f16_f32,
-    .round_f16 = round_f16_scalar,
     .axpy_f16 = axpy_f16_scalar,
     .wsum_f16 = wsum_f16_scalar,
     .exp_sum = exp_sum_scalar,
@@ -128,10 +124,12 @@ static const ta_kernels scalar_set = {
 /* ---- choice ---- */
 
 /* A SIMD set as its file defines it, completed with scalar kernels where it has none. */
-static ta_kernels avx2_full, avx512_full, avx512vnni_full, neon_full;
-static bool avx2_ok, avx512_ok, avx512vnni_ok, neon_ok;
+static ta_kernels avx2_full, avx512_full, avx512vnni_full, avx512bf16_full, neon_full;
+static bool avx2_ok, avx512_ok, avx512vnni_ok, avx512bf16_ok, neon_ok;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static const ta_kernels *best;
+
+static const ta_kernels *find(const char *name);
 
 static void complete(ta_kernels *k)
 {
@@ -140,13 +138,28 @@ static void complete(ta_kernels *k)
         if (!k->quantize[t]) k->quantize[t] = scalar_set.quantize[t];
     }
     if (!k->gemm_f16_f32) k->gemm_f16_f32 = scalar_set.gemm_f16_f32;
-    if (!k->round_f16) k->round_f16 = scalar_set.round_f16;
     if (!k->axpy_f16) k->axpy_f16 = scalar_set.axpy_f16;
     if (!k->quantize_q8_0s) k->quantize_q8_0s = scalar_set.quantize_q8_0s;
     if (!k->wsum_f16) k->wsum_f16 = scalar_set.wsum_f16;
     if (!k->exp_sum) k->exp_sum = scalar_set.exp_sum;
     if (!k->silu_mul) k->silu_mul = scalar_set.silu_mul;
+    /* gemm_bb stays NULL where the set has none: BF16 weights then take F32 activations */
 }
+
+#if TA_KERNELS_X86 && !defined(TA_SIMDE_AVX512)
+/* AVX512_BF16 (CPUID leaf 7, sub-leaf 1, EAX bit 5). GCC 12 and clang 14 know it by
+ * name; older compilers reject the name, so they ask CPUID themselves (the OS's
+ * AVX-512 state is checked with avx512f). */
+static bool cpu_has_avx512bf16(void)
+{
+#if (defined(__clang__) && __clang_major__ >= 14) || (!defined(__clang__) && __GNUC__ >= 12)
+    return __builtin_cpu_supports("avx512bf16");
+#else
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+#endif
+}
+#endif
 
 static void init(void)
 {
@@ -162,11 +175,12 @@ static void init(void)
     /* AVX-512 sets: the AVX2 set with the kernels the AVX-512 files have. TA_SIMDE_AVX512
      * is the emulated build of tests/cross/avx512_kernels.sh, which runs anywhere. */
 #if defined(TA_SIMDE_AVX512)
-    const bool has512 = avx2_ok, has_vnni = avx2_ok;
+    const bool has512 = avx2_ok, has_vnni = avx2_ok, has_bf16 = avx2_ok;
 #else
     const bool has512 = avx2_ok && __builtin_cpu_supports("avx512f") &&
                         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
     const bool has_vnni = has512 && __builtin_cpu_supports("avx512vnni");
+    const bool has_bf16 = has_vnni && cpu_has_avx512bf16();
 #endif
     if (has512) {
         ta_kernels_avx2_fill(&avx512_full);
@@ -182,6 +196,13 @@ static void init(void)
         avx512vnni_ok = true;
         best = &avx512vnni_full;
     }
+    if (has_bf16) { /* the VNNI set plus BF16 */
+        ta_kernels_avx2_fill(&avx512bf16_full);
+        ta_kernels_avx512bf16_fill(&avx512bf16_full);
+        complete(&avx512bf16_full);
+        avx512bf16_ok = true;
+        best = &avx512bf16_full;
+    }
 #endif
 #if TA_KERNELS_NEON
     ta_kernels_neon_fill(&neon_full);
@@ -191,20 +212,29 @@ static void init(void)
 #endif
     const char *want = getenv("TABAGENT_KERNELS");
     if (want && *want) {
-        const ta_kernels *k = ta_kernels_by_name(want);
+        /* find, not ta_kernels_by_name: that would wait for the pthread_once this
+         * runs under, forever */
+        const ta_kernels *k = find(want);
         if (k) best = k;
     }
+}
+
+/* The set called name, once init has run. */
+static const ta_kernels *find(const char *name)
+{
+    if (!strcmp(name, "scalar")) return &scalar_set;
+    if (!strcmp(name, "avx2") && avx2_ok) return &avx2_full;
+    if (!strcmp(name, "avx512") && avx512_ok) return &avx512_full;
+    if (!strcmp(name, "avx512vnni") && avx512vnni_ok) return &avx512vnni_full;
+    if (!strcmp(name, "avx512bf16") && avx512bf16_ok) return &avx512bf16_full;
+    if (!strcmp(name, "neon") && neon_ok) return &neon_full;
+    return NULL;
 }
 
 const ta_kernels *ta_kernels_by_name(const char *name)
 {
     pthread_once(&init_once, init);
-    if (!strcmp(name, "scalar")) return &scalar_set;
-    if (!strcmp(name, "avx2") && avx2_ok) return &avx2_full;
-    if (!strcmp(name, "avx512") && avx512_ok) return &avx512_full;
-    if (!strcmp(name, "avx512vnni") && avx512vnni_ok) return &avx512vnni_full;
-    if (!strcmp(name, "neon") && neon_ok) return &neon_full;
-    return NULL;
+    return find(name);
 }
 
 const ta_kernels *ta_kernels_best(void)
@@ -221,6 +251,7 @@ const char *const *ta_kernels_names(void)
         "avx2",
         "avx512",
         "avx512vnni",
+        "avx512bf16",
 #endif
 #if TA_KERNELS_NEON
         "neon",

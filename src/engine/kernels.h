@@ -7,10 +7,13 @@
  * column; prompt processing uses full tiles. Activations come in the weight type's
  * vec_dot_type (quant.h): F32 for F32/BF16 weights, F16 for F16, Q8_0 for the
  * 32-element types, Q8_K for the K-quants, made by the set's activation quantizers.
+ * One exception: a set with gemm_bb (AVX512_BF16) takes a prompt's activations for BF16
+ * weights rounded to BF16.
  *
  * Sets: "scalar" (the quant module's reference dot products, on every CPU) and, on
- * x86-64, "avx2" (AVX2 + FMA + F16C) and "avx512" / "avx512vnni" (AVX-512 F + BW + VL,
- * without and with VNNI; what they have no kernel for is the AVX2 set's).
+ * x86-64, "avx2" (AVX2 + FMA + F16C) and "avx512" / "avx512vnni" / "avx512bf16"
+ * (AVX-512 F + BW + VL; with VNNI; with VNNI and BF16; what they have no kernel for is
+ * the AVX2 set's).
  * ta_kernels_best() picks the widest set this CPU runs, from CPUID, unless
  * TABAGENT_KERNELS names another. Every SIMD kernel is tested against the scalar set
  * (tests/unit/test_kernels.c; the AVX-512 sets also through SIMDe on any x86-64,
@@ -89,13 +92,15 @@ typedef struct ta_kernels {
     ta_gemm2_fn gemm2[TA_TYPE_COUNT]; /* NULL: gemm row by row */
     ta_gemm8_fn gemm8[TA_PACK_COUNT]; /* NULL: that packing is not used */
     ta_gemm_hh_fn gemm_hh;            /* NULL: gemm[TA_TYPE_F16] row by row */
-    /* An F16 row against F32 columns: attention's keys against queries, and decoding's
-     * F16 weights against activations rounded by round_f16 (F16 values as floats: one
-     * conversion per element where F16 columns would need two, and the same sums). */
+    /* An F16 row against F32 columns: attention's keys against queries. */
     ta_gemm_fn gemm_f16_f32;
-    ta_quantize_row_fn round_f16;               /* dst: n floats, each x[i] rounded to F16 */
-    ta_quantize_row_fn quantize[TA_TYPE_COUNT]; /* activation quantizers: Q8_0, Q8_K, F16 */
-    ta_quantize_row_fn quantize_q8_0s;          /* to ta_block_q8_0s */
+    /* BF16 weights against BF16 activations (made by quantize[TA_TYPE_BF16]), for prompts
+     * on CPUs that multiply bfloat16 pairs themselves (vdpbf16ps); NULL in the other
+     * sets, whose BF16 weights always take F32 activations. */
+    ta_gemm_fn gemm_bb;
+    /* Activation quantizers: Q8_0, Q8_K, F16 and BF16 (rounded to nearest even). */
+    ta_quantize_row_fn quantize[TA_TYPE_COUNT];
+    ta_quantize_row_fn quantize_q8_0s; /* to ta_block_q8_0s */
     /* y[i] += a * x[i] for n halves x. */
     void (*axpy_f16)(int64_t n, float a, const ta_f16 *x, float *y);
     /* Attention's weighted sum of F16 values for nq <= TA_GEMM_MAX_COLS queries:
@@ -111,8 +116,8 @@ typedef struct ta_kernels {
 /* The fastest set this CPU runs (or the one TABAGENT_KERNELS names, when it runs here). */
 const ta_kernels *ta_kernels_best(void);
 
-/* A set by name ("scalar", "avx2", "avx512", "avx512vnni", "neon"), or NULL when it is
- * unknown or this CPU lacks it. */
+/* A set by name ("scalar", "avx2", "avx512", "avx512vnni", "avx512bf16", "neon"), or NULL
+ * when it is unknown or this CPU lacks it. */
 const ta_kernels *ta_kernels_by_name(const char *name);
 
 /* Names of the sets compiled in, NULL-terminated (some may not run on this CPU). */

@@ -413,18 +413,6 @@ static void quantize_q8_0(const float *x, void *dst, int64_t n)
     }
 }
 
-/* x rounded to F16 and back: decoding's F16 activations, kept as floats. */
-static void round_f16(const float *x, void *dst, int64_t n)
-{
-    float *y = dst;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i),
-                                                                _MM_FROUND_TO_NEAREST_INT)));
-    for (; i < n; i++)
-        y[i] = ta_f16_to_f32(ta_f32_to_f16(x[i]));
-}
-
 /* Round to nearest even, as ta_f32_to_f16 (NaNs quieted with their top payload bits). */
 static void quantize_f16(const float *x, void *dst, int64_t n)
 {
@@ -607,7 +595,6 @@ void ta_kernels_avx2_fill(ta_kernels *k)
     k->gemm2[TA_TYPE_F32] = gemm2_f32;
     k->gemm_hh = gemm_hh;
     k->gemm_f16_f32 = gemm_f16_f32;
-    k->round_f16 = round_f16;
     k->quantize[TA_TYPE_F16] = quantize_f16;
     k->gemm[TA_TYPE_Q8_0] = gemm_q8_0;
     k->gemm[TA_TYPE_Q4_0] = gemm_q4_0;

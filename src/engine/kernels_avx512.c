@@ -1,13 +1,16 @@
 /*
  * kernels_avx512.c - AVX-512 (F, BW, VL) kernels for the types that matter most: F16
- * (gemm, gemm_hh, gemm_f16_f32) and F32, Q8_0 and Q4_0 (row by row and packed 8 rows at a
- * time), Q4_K (both) and Q6_K. Everything else is the AVX2 set's (kernels.c starts the
- * set from it), so this file only fills in what it has.
+ * (gemm, gemm_hh, gemm_f16_f32) and F32, BF16, Q8_0 and Q4_0 (row by row and packed 8 rows
+ * at a time), Q4_K (both) and Q6_K. Everything else is the AVX2 set's (kernels.c starts
+ * the set from it), so this file only fills in what it has.
  *
- * Built twice: as is, with -mavx512f -mavx512bw -mavx512vl -mfma -mf16c (set "avx512"),
- * and from kernels_avx512_vnni.c with TA_AVX512_VNNI and -mavx512vnni added (set
+ * Built three times: as is, with -mavx512f -mavx512bw -mavx512vl -mfma -mf16c (set
+ * "avx512"); from kernels_avx512_vnni.c with TA_AVX512_VNNI and -mavx512vnni added (set
  * "avx512vnni"), where vpdpbusd / vpdpwssd replace the vpmaddubsw + vpmaddwd + vpaddd
- * chains. kernels.c calls in only after CPUID says the CPU has the instructions.
+ * chains; and from kernels_avx512_bf16.c with TA_AVX512_BF16 too and -mavx512bf16 (set
+ * "avx512bf16"), which adds BF16 x BF16 products by vdpbf16ps for prompts (gemm_bb) and
+ * the BF16 activation quantizer. kernels.c calls in only after CPUID says the CPU has
+ * the instructions.
  *
  * 512-bit vectors hold two 32-element blocks (row kernels), two columns of a packed
  * group (lanes 0-7 one column's 8 rows, 8-15 the next's), or 64 elements of a K-quant
@@ -21,6 +24,12 @@
 
 #ifndef TA_AVX512_VNNI
 #define TA_AVX512_VNNI 0
+#endif
+#ifndef TA_AVX512_BF16
+#define TA_AVX512_BF16 0
+#endif
+#if TA_AVX512_BF16 && !TA_AVX512_VNNI
+#error "the avx512bf16 set is the avx512vnni set plus BF16: define TA_AVX512_VNNI too"
 #endif
 
 /* ---- helpers ---- */
@@ -102,7 +111,7 @@ TA_INLINE __mmask16 first16(int64_t k)
     return (__mmask16)((1u << k) - 1);
 }
 
-/* ---- F32 weights, and F16 keys (attention), against F32 activations ---- */
+/* ---- F32 and BF16 weights, and F16 keys (attention), against F32 activations ---- */
 
 TA_INLINE __m512 load16_f16(const ta_f16 *p)
 {
@@ -124,9 +133,27 @@ TA_INLINE __m512 loadm_f32(const float *p, __mmask16 m)
     return _mm512_maskz_loadu_ps(m, p);
 }
 
+/* bfloat16 is the top half of an IEEE single: the 16-bit words zero-extended to 32 bits
+ * and shifted up by 16 are the floats. */
+TA_INLINE __m512 bf16_words_to_ps(__m256i h)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+TA_INLINE __m512 load16_bf16(const ta_bf16 *p)
+{
+    return bf16_words_to_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+
+TA_INLINE __m512 loadm_bf16(const ta_bf16 *p, __mmask16 m)
+{
+    return bf16_words_to_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+
 /* One row against nc columns: two accumulators per column (four for one column), and
- * one masked step for the last n % 16 elements. */
-#define FLOAT_BODY(name, T, load16, loadm)                                                         \
+ * one masked step for the last n % 16 elements. pf: ask for the weights
+ * TA_PREFETCH_AHEAD bytes ahead (BF16 decoding streams its weights from DRAM). */
+#define FLOAT_BODY(name, T, load16, loadm, pf)                                                     \
     TA_INLINE void name(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out) \
     {                                                                                              \
         const T *x = w;                                                                            \
@@ -135,6 +162,7 @@ TA_INLINE __m512 loadm_f32(const float *p, __mmask16 m)
             __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                            \
             int64_t i = 0;                                                                         \
             for (; i + 64 <= n; i += 64) {                                                         \
+                if (pf) ta_prefetch_ahead(x + i, 64 * sizeof(T));                                  \
                 s0 = _mm512_fmadd_ps(load16(x + i), _mm512_loadu_ps(y + i), s0);                   \
                 s1 = _mm512_fmadd_ps(load16(x + i + 16), _mm512_loadu_ps(y + i + 16), s1);         \
                 s2 = _mm512_fmadd_ps(load16(x + i + 32), _mm512_loadu_ps(y + i + 32), s2);         \
@@ -154,6 +182,7 @@ TA_INLINE __m512 loadm_f32(const float *p, __mmask16 m)
             s0[c] = s1[c] = _mm512_setzero_ps();                                                   \
         int64_t i = 0;                                                                             \
         for (; i + 32 <= n; i += 32) {                                                             \
+            if (pf) ta_prefetch_ahead(x + i, 32 * sizeof(T));                                      \
             __m512 w0 = load16(x + i), w1 = load16(x + i + 16);                                    \
             for (int c = 0; c < nc; c++) {                                                         \
                 const float *y = (const float *)(a + (size_t)c * as) + i;                          \
@@ -173,10 +202,12 @@ TA_INLINE __m512 loadm_f32(const float *p, __mmask16 m)
             out[c] = ta_hsum512_ps(_mm512_add_ps(s0[c], s1[c]));                                   \
     }
 
-FLOAT_BODY(f16_body, ta_f16, load16_f16, loadm_f16)
-FLOAT_BODY(f32_body, float, load16_f32, loadm_f32)
+FLOAT_BODY(f16_body, ta_f16, load16_f16, loadm_f16, 0)
+FLOAT_BODY(f32_body, float, load16_f32, loadm_f32, 0)
+FLOAT_BODY(bf16_body, ta_bf16, load16_bf16, loadm_bf16, 1)
 TA_AVX2_GEMM(gemm_f16_f32, f16_body)
 TA_AVX2_GEMM(gemm_f32, f32_body)
+TA_AVX2_GEMM(gemm_bf16, bf16_body)
 
 /* ---- F16 weights against F16 activations ---- */
 
@@ -635,14 +666,97 @@ TA_INLINE void q6_K_body(int64_t n, const void *w, const uint8_t *a, size_t as, 
 TA_AVX2_GEMM(gemm_q4_K, q4_K_body)
 TA_AVX2_GEMM(gemm_q6_K, q6_K_body)
 
-#if TA_AVX512_VNNI
+#if TA_AVX512_BF16
+/* ---- BF16 weights against BF16 activations (AVX512_BF16), for prompts ----
+ *
+ * vdpbf16ps multiplies 32 bfloat16 pairs and adds each two neighbouring products into
+ * one of 16 float lanes: 32 multiply-adds an instruction where the F32 kernel does 16,
+ * and half the activation bytes. The activations are the floats rounded to BF16
+ * (quantize_bf16), 8 significant bits, as llama.cpp does for BF16 weights. */
+
+/* The first k of 32 lanes, k <= 32. */
+TA_INLINE __mmask32 first32(int64_t k)
+{
+    return (__mmask32)((1ull << k) - 1);
+}
+
+TA_INLINE __m512bh load32_bh(const ta_bf16 *p)
+{
+    return (__m512bh)_mm512_loadu_si512(p);
+}
+
+TA_INLINE __m512bh loadm_bh(const ta_bf16 *p, __mmask32 m)
+{
+    return (__m512bh)_mm512_maskz_loadu_epi16(m, p);
+}
+
+/* One row against nc <= 4 columns: 64 elements a step in two accumulators per column,
+ * then up to two masked steps of 32 for the rest (zeros add nothing). */
+TA_INLINE void bb_body(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out)
+{
+    const ta_bf16 *x = w;
+    __m512 s0[4], s1[4];
+    for (int c = 0; c < nc; c++)
+        s0[c] = s1[c] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        ta_prefetch_ahead(x + i, 128);
+        __m512bh w0 = load32_bh(x + i), w1 = load32_bh(x + i + 32);
+        for (int c = 0; c < nc; c++) {
+            const ta_bf16 *y = (const ta_bf16 *)(a + (size_t)c * as) + i;
+            s0[c] = _mm512_dpbf16_ps(s0[c], w0, load32_bh(y));
+            s1[c] = _mm512_dpbf16_ps(s1[c], w1, load32_bh(y + 32));
+        }
+    }
+    for (; i < n; i += 32) {
+        __mmask32 m = first32(n - i < 32 ? n - i : 32);
+        __m512bh w0 = loadm_bh(x + i, m);
+        for (int c = 0; c < nc; c++) {
+            const ta_bf16 *y = (const ta_bf16 *)(a + (size_t)c * as) + i;
+            s0[c] = _mm512_dpbf16_ps(s0[c], w0, loadm_bh(y, m));
+        }
+    }
+    for (int c = 0; c < nc; c++)
+        out[c] = ta_hsum512_ps(_mm512_add_ps(s0[c], s1[c]));
+}
+
+TA_AVX2_GEMM(gemm_bb, bb_body)
+
+/* Floats to BF16, exactly as ta_f32_to_bf16: the bits plus 0x7fff plus the lowest kept
+ * bit, shifted down (round to nearest, ties to even); a NaN keeps its top half with the
+ * quiet bit set. (vcvtneps2bf16 would flush subnormals to zero.) */
+static void quantize_bf16(const float *x, void *dst, int64_t n)
+{
+    ta_bf16 *y = dst;
+    const __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7fff);
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    const __m512i quiet = _mm512_set1_epi32(0x40);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i v = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+        __m512i top = _mm512_srli_epi32(v, 16);
+        __m512i r = _mm512_srli_epi32(
+            _mm512_add_epi32(_mm512_add_epi32(v, half), _mm512_and_si512(top, one)), 16);
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(v, abs), inf);
+        r = _mm512_mask_or_epi32(r, nan, top, quiet);
+        _mm256_storeu_si256((__m256i *)(y + i), _mm512_cvtepi32_epi16(r));
+    }
+    for (; i < n; i++)
+        y[i] = ta_f32_to_bf16(x[i]);
+}
+#endif
+
+#if TA_AVX512_BF16
+void ta_kernels_avx512bf16_fill(ta_kernels *k)
+#elif TA_AVX512_VNNI
 void ta_kernels_avx512vnni_fill(ta_kernels *k)
 #else
 void ta_kernels_avx512_fill(ta_kernels *k)
 #endif
 {
-    k->name = TA_AVX512_VNNI ? "avx512vnni" : "avx512";
+    k->name = TA_AVX512_BF16 ? "avx512bf16" : TA_AVX512_VNNI ? "avx512vnni" : "avx512";
     k->gemm[TA_TYPE_F32] = gemm_f32;
+    k->gemm[TA_TYPE_BF16] = gemm_bf16;
     k->gemm[TA_TYPE_F16] = gemm_f16;
     k->gemm_hh = gemm_hh;
     k->gemm_f16_f32 = gemm_f16_f32;
@@ -653,4 +767,8 @@ void ta_kernels_avx512_fill(ta_kernels *k)
     k->gemm8[TA_PACK_Q4_K_X8] = gemm8_q4_K;
     k->gemm[TA_TYPE_Q4_K] = gemm_q4_K;
     k->gemm[TA_TYPE_Q6_K] = gemm_q6_K;
+#if TA_AVX512_BF16
+    k->gemm_bb = gemm_bb;
+    k->quantize[TA_TYPE_BF16] = quantize_bf16;
+#endif
 }

@@ -14,10 +14,11 @@ void ta_kernels_avx2_fill(ta_kernels *k);
 void ta_kernels_avx2_fill_k(ta_kernels *k);
 void ta_kernels_avx2_fill_more(ta_kernels *k);
 /* kernels_avx512*.c, compiled with -mavx512f -mavx512bw -mavx512vl -mfma -mf16c (and
- * -mavx512vnni); call only when CPUID has them. They fill in only the kernels they have,
- * over a set already filled by ta_kernels_avx2_fill, and set its name. */
+ * -mavx512vnni, and -mavx512bf16); call only when CPUID has them. They fill in only the
+ * kernels they have, over a set already filled by ta_kernels_avx2_fill, and set its name. */
 void ta_kernels_avx512_fill(ta_kernels *k);
 void ta_kernels_avx512vnni_fill(ta_kernels *k);
+void ta_kernels_avx512bf16_fill(ta_kernels *k);
 #else
 #define TA_KERNELS_X86 0
 #endif

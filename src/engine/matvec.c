@@ -36,7 +36,7 @@ typedef struct mm_job {
     size_t group_bytes;    /* packed: bytes of 8 rows */
     ta_gemm2_fn gemm2;     /* two rows at a time, for float weights */
     ta_gemm_hh_fn gemm_hh; /* F16 weights: 4 rows at a time */
-    bool float_act;        /* activations are F32 */
+    bool tokens_outer;     /* activations F32, or BF16 for BF16 weights: tokens outer */
     ta_quantize_row_fn quantize;
     const uint8_t *w;
     size_t w_row; /* bytes of a weight row */
@@ -102,10 +102,11 @@ static void run_tiles(void *arg, int64_t begin, int64_t end)
                          j->act + (size_t)t0 * j->a_row, out);
                 memcpy(j->y + (size_t)t0 * j->ldy + (size_t)r, out, 4 * sizeof(float));
             }
-        /* Float activations (4 bytes an element) outweigh the weights: tokens outer, so a
-         * group's activations stay in L1 while the rows pass. Quantized ones are small:
-         * rows outer, each row unpacked once for the whole tile. */
-        int64_t rs = r, tg = j->float_act ? TA_GEMM_MAX_COLS : t1 - t0;
+        /* Float activations (4 bytes an element; BF16 ones for BF16 weights, as many bytes
+         * as the weights) outweigh the weights: tokens outer, so a group's activations
+         * stay in L1 while the rows pass. Quantized ones are small: rows outer, each row
+         * unpacked once for the whole tile. */
+        int64_t rs = r, tg = j->tokens_outer ? TA_GEMM_MAX_COLS : t1 - t0;
         for (int64_t tb = t0; tb < t1; tb += tg) {
             int64_t te = tb + tg < t1 ? tb + tg : t1;
             r = rs;
@@ -160,9 +161,20 @@ static void plan(mm_job *j, const ta_kernels *k, const ta_gguf_tensor *w, const 
                   .ldy = ldy,
                   .rows = (int64_t)(w->n_elems / w->ne[0]),
                   .n_tok = n_tok};
-    if (ops->vec_dot_type == TA_TYPE_F32) {
+    if (type == TA_TYPE_BF16 && n_tok > 1 && k->gemm_bb) {
+        /* a prompt on a CPU with bfloat16 products (AVX512_BF16): activations rounded to
+         * BF16, twice the multiply-adds an instruction; decoding, bound by reading the
+         * weights, keeps F32 activations */
+        j->gemm = k->gemm_bb;
+        j->gemm2 = NULL; /* those take F32 activations */
+        j->gemv4 = NULL;
+        j->quantize = k->quantize[TA_TYPE_BF16];
+        j->act = scratch;
+        j->a_row = ta_type_row_bytes(TA_TYPE_BF16, w->ne[0]);
+        j->tokens_outer = true;
+    } else if (ops->vec_dot_type == TA_TYPE_F32) {
         j->act = (const uint8_t *)x; /* used as they are */
-        j->float_act = true;
+        j->tokens_outer = true;
         j->a_row = ldx * sizeof(float);
     } else {
         /* F16 weights: tiles of 4 rows for prompts; decoding takes one row after another

@@ -5,18 +5,23 @@
  * since the whole project cannot be cross-built here, and for the AVX-512 sets through
  * SIMDe by tests/cross/avx512_kernels.sh; it repeats the checks of
  * tests/unit/test_kernels.c for one set:
- *   - gemm of every weight type, n = 1, 3, 8 blocks (float types also n = 37), rows
- *     from quantized random floats and from random bytes with sane F16 scales, every
- *     column count 1..TA_GEMM_MAX_COLS, against vec_dot_ref with tolerance
- *     1e-5 * sum |x_i y_i| + 1e-6; outputs past nc must stay untouched;
+ *   - gemm of every weight type, n = 1, 3, 8 blocks (float types also n = 37, BF16 more
+ *     odd lengths), rows from quantized random floats and from random bytes with sane
+ *     F16 scales, every column count 1..TA_GEMM_MAX_COLS, against vec_dot_ref with
+ *     tolerance 1e-5 * sum |x_i y_i| + 1e-6; outputs past nc must stay untouched;
+ *   - gemm_bb where the set has it (BF16 weights x BF16 activations): lengths 1..2051
+ *     with every tail, strides past the rows, against the float sum of the BF16
+ *     products, same tolerance; and, in the AVX-512 build (TA_CROSS_MATMUL), BF16
+ *     weights through ta_matmul / ta_matmul_multi with the set chosen by
+ *     TABAGENT_KERNELS, so that prompts take BF16 activations where the set has gemm_bb;
  *   - gemm2 / gemv4 where the set has them;
  *   - gemm8 of every packing the set has (rows packed by repack.c, 1..12 columns, the
  *     activation sums for Q4_0/Q5_0), against the reference of the original rows;
  *   - gemm_hh (F16 x F16, every row and column count) and gemm_f16_f32 (odd lengths and
  *     strides) against sums in double;
- *   - the Q8_0, Q8_K, F16 and Q8_0S activation quantizers and round_f16 byte for byte
+ *   - the Q8_0, Q8_K, F16, BF16 and Q8_0S activation quantizers byte for byte
  *     (ties at half steps, zeros, tiny values, the largest magnitude twice with both
- *     signs);
+ *     signs; for BF16 also random bit patterns: NaNs, infinities, subnormals);
  *   - axpy_f16, wsum_f16, exp_sum and silu_mul as the unit test does.
  * Usage: kernels_main [set-name] (default "neon"). Prints a summary; exits 1 on any
  * failure, 2 when the set is not available.
@@ -34,6 +39,9 @@
 #include "engine/kernels_impl.h"
 #include "engine/quant.h"
 #include "engine/repack.h"
+#if defined(TA_CROSS_MATMUL)
+#include "engine/matvec.h"
+#endif
 
 static int n_checks, n_fail;
 
@@ -225,6 +233,11 @@ static void check_gemm(const ta_kernels *k, const ta_kernels *native)
             check_type(k, type, sizes[s], true, &r);
         }
         if (is_float_type(type)) check_type(k, type, 37, false, &r); /* any length */
+        if (type == TA_TYPE_BF16) { /* every tail of the 16- and 64-element steps */
+            int64_t odd[] = {1, 15, 17, 63, 65, 129};
+            for (int s = 0; s < 6; s++)
+                check_type(k, type, odd[s], s % 2, &r);
+        }
         size_t len = strlen(done);
         snprintf(done + len, sizeof done - len, " %s%s", ta_type_get(type)->name,
                  native->gemm[type] ? "" : "(fallback)");
@@ -240,9 +253,9 @@ static void check_quantizers(const ta_kernels *k)
     enum { N = 1024 };
     static float x[N];
     static uint8_t qa[N * 2], qb[N * 2];
-    uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K, TA_TYPE_F16};
+    uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K, TA_TYPE_F16, TA_TYPE_BF16};
     int rounds = 0;
-    for (int round = 0; round < 60; round++) {
+    for (int round = 0; round < 64; round++) {
         for (int i = 0; i < N; i++)
             x[i] = rng_normal(&r) * (round % 5 == 0 ? 1e-3f : 2.0f);
         if (round % 4 == 1) /* ties of the rounding: multiples of half a step */
@@ -272,22 +285,30 @@ static void check_quantizers(const ta_kernels *k)
             x[0] = 65520.0f, x[1] = -1e9f, x[2] = 65519.0f, x[3] = 1e-7f, x[4] = -3e-8f;
             x[5] = NAN, x[6] = INFINITY, x[7] = 1.0f + 1.0f / 2048.0f, x[8] = 2.98e-8f;
         }
-        static float fa[N], fb[N]; /* decoding's F16-rounded floats */
-        ref->round_f16(x, fa, N);
-        k->round_f16(x, fb, N);
-        CHECK(!memcmp(fa, fb, sizeof fa), "%s round_f16 differs from scalar (round %d)", k->name,
-              round);
+        bool odd_bits = round >= 60; /* BF16 only: bit patterns of every kind */
+        if (odd_bits)
+            for (int i = 0; i < N; i++) {
+                uint32_t b = (uint32_t)rng_next(&r);
+                if (round == 61) /* ties and near-ties of the rounding, odd and even kept bits */
+                    b = (b & 0xffff0000u) | (0x7fffu + (uint32_t)(i % 3));
+                if (round == 62) /* NaNs with payloads only in the low half, infinities */
+                    b = (b & 0x80000000u) | 0x7f800000u | (i % 4 ? (b & 0xffffu) : 0);
+                if (round == 63) /* subnormals and the largest finite values */
+                    b = (b & 0x8000ffffu) | (i % 2 ? 0 : 0x7f7f0000u);
+                memcpy(&x[i], &b, sizeof b);
+            }
         size_t sb = (size_t)(N / 32) * sizeof(ta_block_q8_0s);
         memset(qa, 0xaa, sizeof qa);
         memset(qb, 0x55, sizeof qb);
-        if (round != 17) {
+        if (round != 17 && !odd_bits) {
             ref->quantize_q8_0s(x, qa, N);
             k->quantize_q8_0s(x, qb, N);
             CHECK(!memcmp(qa, qb, sb), "%s Q8_0S quantizer differs from scalar (round %d)", k->name,
                   round);
         }
-        for (int t = 0; t < 3; t++) {
-            if (round == 17 && t != 2) continue;
+        for (int t = 0; t < 4; t++) {
+            if (round == 17 && types[t] != TA_TYPE_F16 && types[t] != TA_TYPE_BF16) continue;
+            if (odd_bits && types[t] != TA_TYPE_BF16) continue;
             size_t bytes = ta_type_row_bytes(types[t], N);
             memset(qa, 0xaa, sizeof qa);
             memset(qb, 0x55, sizeof qb);
@@ -306,10 +327,21 @@ static void check_quantizers(const ta_kernels *k)
             k->quantize[types[t]](x, qb, ta_type_get(types[t])->block_elems);
             CHECK(!memcmp(qa, qb, one), "%s %s one-block quantizer differs (round %d)", k->name,
                   ta_type_get(types[t])->name, round);
+            if (types[t] == TA_TYPE_BF16) /* rows of any length: vector steps and a tail */
+                for (int64_t m = 2; m < 70; m += 5) {
+                    memset(qa, 0xaa, sizeof qa);
+                    memset(qb, 0x55, sizeof qb);
+                    ref->quantize[types[t]](x + 3, qa, m);
+                    k->quantize[types[t]](x + 3, qb, m);
+                    CHECK(!memcmp(qa, qb, (size_t)m * 2),
+                          "%s BF16 quantizer of %lld floats differs (round %d)", k->name,
+                          (long long)m, round);
+                }
         }
         rounds++;
     }
-    printf("quantizers: Q8_0 Q8_K F16 Q8_0S round_f16, %d rounds of %d floats, byte for byte\n",
+    printf("quantizers: Q8_0 Q8_K F16 BF16 Q8_0S, %d rounds of %d floats, byte for "
+           "byte\n",
            rounds, N);
 }
 
@@ -477,6 +509,176 @@ static void check_packed(const ta_kernels *k)
     printf("packed (gemm8):%s\n", *done ? done : " none");
 }
 
+/* The float sum of the BF16 products of two rows (the reference of gemm_bb), and the
+ * sum of their magnitudes, which bounds the rounding error. */
+static float dot_bb(int64_t n, const ta_bf16 *x, const ta_bf16 *y, double *mag)
+{
+    float sum = 0.0f;
+    *mag = 0;
+    for (int64_t e = 0; e < n; e++) {
+        float p = ta_bf16_to_f32(x[e]) * ta_bf16_to_f32(y[e]);
+        sum += p;
+        *mag += fabs((double)p);
+    }
+    return sum;
+}
+
+/* gemm_bb (BF16 weights against BF16 activations, the prompt kernel of AVX512_BF16):
+ * every tail of its 32- and 64-element steps, strides past the rows, every column count,
+ * activations rounded by the scalar BF16 quantizer. */
+static void check_bb(const ta_kernels *k)
+{
+    if (!k->gemm_bb) {
+        printf("bf16 x bf16: none\n");
+        return;
+    }
+    rng r = {2718};
+    enum { ROWS = 3, COLS = TA_GEMM_MAX_COLS };
+    int64_t sizes[] = {1, 7, 31, 32, 33, 37, 63, 64, 65, 96, 127, 256, 2051};
+    enum { N_SIZES = sizeof sizes / sizeof sizes[0] };
+    const ta_quant_ops *bf = ta_quant_ops_get(TA_TYPE_BF16);
+    for (int s = 0; s < N_SIZES; s++) {
+        int64_t n = sizes[s];
+        size_t lw = (size_t)n + 3, la = (size_t)n + 5; /* elements */
+        ta_bf16 *w = xmalloc(lw * ROWS * sizeof(ta_bf16)),
+                *a = xmalloc(la * COLS * sizeof(ta_bf16));
+        float *f = xmalloc((size_t)n * sizeof(float));
+        for (int i = 0; i < ROWS; i++) {
+            for (int64_t e = 0; e < n; e++)
+                f[e] = rng_normal(&r) * (i == 2 ? 100.0f : 1.0f);
+            bf->quantize_row(f, w + (size_t)i * lw, n);
+        }
+        for (int c = 0; c < COLS; c++) {
+            for (int64_t e = 0; e < n; e++)
+                f[e] = c == 1 ? (e % 3 ? 5.0f : -5.0f) : rng_normal(&r) * (c == 5 ? 300.0f : 1.0f);
+            bf->quantize_row(f, a + (size_t)c * la, n);
+        }
+        for (int i = 0; i < ROWS; i++)
+            for (int nc = 1; nc <= COLS; nc++) {
+                float out[COLS + 1];
+                for (int c = 0; c <= COLS; c++)
+                    out[c] = -12345.0f;
+                k->gemm_bb(n, w + (size_t)i * lw, a, la * sizeof(ta_bf16), nc, out);
+                for (int c = 0; c < nc; c++) {
+                    double mag;
+                    float ref = dot_bb(n, w + (size_t)i * lw, a + (size_t)c * la, &mag);
+                    CHECK(fabs((double)out[c] - ref) <= 1e-5 * mag + 1e-6,
+                          "%s gemm_bb n=%lld row %d nc=%d col %d: got %.9g, reference %.9g",
+                          k->name, (long long)n, i, nc, c, (double)out[c], (double)ref);
+                }
+                for (int c = nc; c <= COLS; c++)
+                    CHECK(out[c] == -12345.0f, "%s gemm_bb nc=%d wrote out[%d]", k->name, nc, c);
+            }
+        free(w);
+        free(a);
+        free(f);
+    }
+    printf("bf16 x bf16: gemm_bb, %d lengths 1..2051\n", N_SIZES);
+}
+
+#if defined(TA_CROSS_MATMUL)
+/* matvec.c's pool, for a checker that calls it with none. */
+int ta_pool_threads(const ta_pool *p)
+{
+    (void)p;
+    return 1;
+}
+
+void ta_pool_for(ta_pool *p, int64_t n, ta_pool_fn fn, void *arg)
+{
+    (void)p;
+    fn(arg, 0, n);
+}
+
+void ta_pool_for_grain(ta_pool *p, int64_t n, int64_t grain, ta_pool_fn fn, void *arg)
+{
+    (void)p;
+    (void)grain;
+    fn(arg, 0, n);
+}
+
+/* BF16 weights through ta_matmul with this set as the best (TABAGENT_KERNELS): decoding
+ * against the F32 activations; prompts against the BF16-rounded activations where the
+ * set has gemm_bb (the F32 ones otherwise). The tolerance is tighter than the rounding
+ * of the activations to BF16, so the reference must be the right one. Then two BF16
+ * matrices in one ta_matmul_multi pass against a ta_matmul each. */
+static void check_matmul_bf16(const ta_kernels *k)
+{
+    rng r = {1618};
+    const ta_quant_ops *bf = ta_quant_ops_get(TA_TYPE_BF16);
+    const int64_t n_in = 300, n_out = 37; /* 300 = 4 * 64 + 32 + 12: every step, a tail */
+    const size_t ldx = (size_t)n_in + 7, ldy = (size_t)n_out + 2;
+    uint32_t toks[] = {1, 2, 13, 40};
+    ta_bf16 *wd = xmalloc((size_t)(n_in * n_out) * 2 * sizeof(ta_bf16));
+    float *f = xmalloc((size_t)n_in * sizeof(float));
+    for (int64_t i = 0; i < 2 * n_out; i++) {
+        for (int64_t e = 0; e < n_in; e++)
+            f[e] = rng_normal(&r);
+        bf->quantize_row(f, wd + i * n_in, n_in);
+    }
+    ta_gguf_tensor w[2];
+    for (int m = 0; m < 2; m++)
+        w[m] = (ta_gguf_tensor){.name = "w",
+                                .type = TA_TYPE_BF16,
+                                .n_dims = 2,
+                                .ne = {(uint64_t)n_in, (uint64_t)n_out, 1, 1},
+                                .n_elems = (uint64_t)(n_in * n_out),
+                                .size = (size_t)(n_in * n_out) * sizeof(ta_bf16),
+                                .data = wd + (size_t)m * (size_t)(n_in * n_out)};
+    int bb_used = 0;
+    for (int ti = 0; ti < 4; ti++) {
+        uint32_t nt = toks[ti];
+        float *x = xmalloc(nt * ldx * sizeof(float));
+        float *y = xmalloc(nt * ldy * sizeof(float)), *y2[2];
+        for (size_t i = 0; i < nt * ldx; i++)
+            x[i] = rng_normal(&r);
+        void *scratch = xmalloc(ta_matmul_scratch_bytes((size_t)n_in, nt));
+        ta_matmul(NULL, &w[0], x, ldx, y, ldy, nt, scratch);
+        bool bb = k->gemm_bb && nt > 1;
+        bb_used += bb;
+        ta_bf16 *xb = xmalloc((size_t)n_in * sizeof(ta_bf16));
+        for (uint32_t t = 0; t < nt; t++) {
+            bf->quantize_row(x + t * ldx, xb, n_in);
+            for (int64_t row = 0; row < n_out; row++) {
+                const ta_bf16 *wr = wd + row * n_in;
+                double mag;
+                float ref =
+                    bb ? dot_bb(n_in, wr, xb, &mag) : bf->vec_dot_ref(n_in, wr, x + t * ldx);
+                if (!bb) dot_bb(n_in, wr, xb, &mag);
+                CHECK(fabs((double)y[t * ldy + row] - ref) <= 1e-5 * mag + 1e-6,
+                      "%s matmul BF16 tokens=%u t=%u row=%lld (%s activations): got %.9g, "
+                      "reference %.9g",
+                      k->name, nt, t, (long long)row, bb ? "BF16" : "F32", (double)y[t * ldy + row],
+                      (double)ref);
+            }
+        }
+        const ta_gguf_tensor *wp[2] = {&w[0], &w[1]};
+        size_t lds[2] = {ldy, ldy};
+        for (int m = 0; m < 2; m++)
+            y2[m] = xmalloc(nt * ldy * sizeof(float));
+        ta_matmul_multi(NULL, 2, wp, y2, lds, x, ldx, nt, scratch);
+        for (int m = 0; m < 2; m++) {
+            ta_matmul(NULL, &w[m], x, ldx, y, ldy, nt, scratch);
+            for (uint32_t t = 0; t < nt; t++)
+                for (int64_t row = 0; row < n_out; row++)
+                    CHECK(y2[m][t * ldy + row] == y[t * ldy + row],
+                          "%s matmul_multi BF16 tokens=%u matrix %d t=%u row=%lld: %.9g vs %.9g",
+                          k->name, nt, m, t, (long long)row, (double)y2[m][t * ldy + row],
+                          (double)y[t * ldy + row]);
+            free(y2[m]);
+        }
+        free(xb);
+        free(scratch);
+        free(x);
+        free(y);
+    }
+    free(wd);
+    free(f);
+    printf("matmul BF16: tokens 1, 2, 13, 40 (%s), matmul_multi\n",
+           bb_used ? "prompts with BF16 activations" : "F32 activations");
+}
+#endif
+
 static void check_helpers(const ta_kernels *k)
 {
     rng r = {5};
@@ -548,6 +750,9 @@ static void check_helpers(const ta_kernels *k)
 int main(int argc, char **argv)
 {
     const char *name = argc > 1 ? argv[1] : "neon";
+#if defined(TA_CROSS_MATMUL)
+    setenv("TABAGENT_KERNELS", name, 1); /* ta_matmul's set: the one under test */
+#endif
     const ta_kernels *k = ta_kernels_by_name(name);
     if (!k) {
         printf("kernel set %s: not available on this CPU/build\n", name);
@@ -564,6 +769,7 @@ int main(int argc, char **argv)
 #if defined(TA_SIMDE_AVX512)
     if (!strcmp(name, "avx512")) ta_kernels_avx512_fill(&native);
     if (!strcmp(name, "avx512vnni")) ta_kernels_avx512vnni_fill(&native);
+    if (!strcmp(name, "avx512bf16")) ta_kernels_avx512bf16_fill(&native);
 #endif
 #endif
     if (!strcmp(name, "scalar")) native = *k;
@@ -575,16 +781,21 @@ int main(int argc, char **argv)
 #endif
     );
     printf(
-        "native: quantize%s%s, helpers%s%s%s%s, f16%s%s, packed%s%s%s%s\n",
+        "native: quantize%s%s%s, helpers%s%s%s%s, f16%s%s, bf16%s, packed%s%s%s%s\n",
         native.quantize[TA_TYPE_Q8_0] ? " Q8_0" : "", native.quantize[TA_TYPE_Q8_K] ? " Q8_K" : "",
-        native.axpy_f16 ? " axpy_f16" : "", native.wsum_f16 ? " wsum_f16" : "",
-        native.exp_sum ? " exp_sum" : "", native.silu_mul ? " silu_mul" : "",
-        native.gemm_hh ? " gemm_hh" : "", native.gemm_f16_f32 ? " gemm_f16_f32" : "",
+        native.quantize[TA_TYPE_BF16] ? " BF16" : "", native.axpy_f16 ? " axpy_f16" : "",
+        native.wsum_f16 ? " wsum_f16" : "", native.exp_sum ? " exp_sum" : "",
+        native.silu_mul ? " silu_mul" : "", native.gemm_hh ? " gemm_hh" : "",
+        native.gemm_f16_f32 ? " gemm_f16_f32" : "", native.gemm_bb ? " gemm_bb" : "",
         native.gemm8[TA_PACK_Q4_0_X8] ? " Q4_0" : "", native.gemm8[TA_PACK_Q8_0_X8] ? " Q8_0" : "",
         native.gemm8[TA_PACK_Q5_0_X8] ? " Q5_0" : "", native.gemm8[TA_PACK_Q4_K_X8] ? " Q4_K" : "");
     check_gemm(k, &native);
     check_packed(k);
     check_f16(k);
+    check_bb(k);
+#if defined(TA_CROSS_MATMUL)
+    check_matmul_bf16(k);
+#endif
     check_quantizers(k);
     check_helpers(k);
     printf("%s: %d checks, %d failed\n", n_fail ? "FAILED" : "OK", n_checks, n_fail);

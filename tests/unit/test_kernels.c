@@ -2,8 +2,9 @@
  * test_kernels.c - every kernel set this CPU runs (src/engine/kernels*.c) against the
  * scalar reference: gemm microkernels for every weight type and 1..8 columns, on
  * quantized real-looking rows and on random bytes (every bit pattern of the quants,
- * extreme values included); the activation quantizers byte for byte; the attention
- * helper; and ta_matmul's tiling and threading against plain per-row dot products.
+ * extreme values included); BF16 x BF16 products (gemm_bb, where a set has them); the
+ * activation quantizers byte for byte; the attention helper; and ta_matmul's tiling and
+ * threading against plain per-row dot products.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -188,8 +189,83 @@ static void test_gemm_all_types(void **state)
                 check_type(k, type, sizes[s], false, &r);
                 check_type(k, type, sizes[s], true, &r);
             }
-            if (blk == 32 && (type == TA_TYPE_F32 || type == TA_TYPE_F16 || type == TA_TYPE_BF16))
-                check_type(k, type, 37, false, &r); /* float rows of any length */
+            if (blk == 32 && (type == TA_TYPE_F32 || type == TA_TYPE_F16 || type == TA_TYPE_BF16)) {
+                /* float rows of any length: past the 32-element steps, past an 8-element step */
+                check_type(k, type, 37, false, &r);
+                check_type(k, type, 45, false, &r);
+            }
+        }
+    }
+}
+
+/* The float sum of the BF16 products of two rows, and of their magnitudes. */
+static float dot_bb(int64_t n, const ta_bf16 *x, const ta_bf16 *y, double *mag)
+{
+    float sum = 0.0f;
+    *mag = 0;
+    for (int64_t e = 0; e < n; e++) {
+        float p = ta_bf16_to_f32(x[e]) * ta_bf16_to_f32(y[e]);
+        sum += p;
+        *mag += fabs((double)p);
+    }
+    return sum;
+}
+
+/* gemm_bb (BF16 weights against BF16 activations) of the sets that have it (AVX512_BF16
+ * CPUs): every tail of its 32- and 64-element steps, strides past the rows, every column
+ * count, against the float sum of the BF16 products. */
+static void test_gemm_bb(void **state)
+{
+    (void)state;
+    rng r = {2718};
+    enum { ROWS = 3, COLS = TA_GEMM_MAX_COLS };
+    int64_t sizes[] = {1, 7, 31, 32, 33, 37, 63, 64, 65, 96, 127, 256, 2051};
+    const ta_quant_ops *bf = ta_quant_ops_get(TA_TYPE_BF16);
+    for (const char *const *name = ta_kernels_names(); *name; name++) {
+        const ta_kernels *k = ta_kernels_by_name(*name);
+        if (!k || !k->gemm_bb) {
+            if (!k && !strcmp(*name, "avx512bf16"))
+                print_message("kernel set %s: not on this CPU, skipped\n", *name);
+            continue;
+        }
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            int64_t n = sizes[s];
+            size_t lw = (size_t)n + 3, la = (size_t)n + 5; /* elements */
+            ta_bf16 *w = malloc(lw * ROWS * sizeof(ta_bf16));
+            ta_bf16 *a = malloc(la * COLS * sizeof(ta_bf16));
+            float *f = malloc((size_t)n * sizeof(float));
+            assert_non_null(w);
+            assert_non_null(a);
+            assert_non_null(f);
+            for (int i = 0; i < ROWS; i++) {
+                for (int64_t e = 0; e < n; e++)
+                    f[e] = rng_normal(&r) * (i == 2 ? 100.0f : 1.0f);
+                bf->quantize_row(f, w + (size_t)i * lw, n);
+            }
+            for (int c = 0; c < COLS; c++) {
+                for (int64_t e = 0; e < n; e++)
+                    f[e] = rng_normal(&r) * (c == 5 ? 300.0f : 1.0f);
+                k->quantize[TA_TYPE_BF16](f, a + (size_t)c * la, n);
+            }
+            for (int i = 0; i < ROWS; i++)
+                for (int nc = 1; nc <= COLS; nc++) {
+                    float out[COLS + 1];
+                    out[nc] = -12345.0f;
+                    k->gemm_bb(n, w + (size_t)i * lw, a, la * sizeof(ta_bf16), nc, out);
+                    for (int c = 0; c < nc; c++) {
+                        double mag;
+                        float ref = dot_bb(n, w + (size_t)i * lw, a + (size_t)c * la, &mag);
+                        if (fabs((double)out[c] - ref) > 1e-5 * mag + 1e-6)
+                            fail_msg("%s gemm_bb n=%lld row %d nc=%d col %d: got %.9g, "
+                                     "reference %.9g",
+                                     k->name, (long long)n, i, nc, c, (double)out[c], (double)ref);
+                    }
+                    if (out[nc] != -12345.0f)
+                        fail_msg("%s gemm_bb nc=%d wrote past its columns", k->name, nc);
+                }
+            free(w);
+            free(a);
+            free(f);
         }
     }
 }
@@ -270,15 +346,10 @@ static void test_quantizers_match_scalar(void **state)
                 x[0] = 65520.0f, x[1] = -1e9f, x[2] = 65519.0f, x[3] = 1e-7f, x[4] = -3e-8f;
                 x[5] = NAN, x[6] = INFINITY, x[7] = 1.0f + 1.0f / 2048.0f, x[8] = 2.98e-8f;
             }
-            float fa[N], fb[N]; /* decoding's F16-rounded floats */
-            ref->round_f16(x, fa, N);
-            k->round_f16(x, fb, N);
-            if (memcmp(fa, fb, sizeof fa))
-                fail_msg("%s round_f16 differs from scalar (round %d)", k->name, round);
-            uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K, TA_TYPE_F16};
-            for (int t = 0; t < 3; t++) {
+            uint32_t types[] = {TA_TYPE_Q8_0, TA_TYPE_Q8_K, TA_TYPE_F16, TA_TYPE_BF16};
+            for (int t = 0; t < 4; t++) {
                 if (!k->quantize[types[t]]) continue;
-                if (round == 7 && t != 2) continue;
+                if (round == 7 && types[t] != TA_TYPE_F16 && types[t] != TA_TYPE_BF16) continue;
                 size_t bytes = ta_type_row_bytes(types[t], N);
                 memset(a, 0xaa, sizeof a);
                 memset(b, 0xaa, sizeof b);
@@ -575,6 +646,74 @@ static void test_matmul_tiling(void **state)
     ta_pool_free(pool);
 }
 
+/* BF16 weights through ta_matmul with the best set: decoding against the F32
+ * activations; prompts against the activations rounded to BF16 where the set has
+ * gemm_bb (AVX512_BF16), the F32 ones elsewhere. */
+static void test_matmul_bf16(void **state)
+{
+    (void)state;
+    rng r = {1618};
+    const ta_kernels *k = ta_kernels_best();
+    const ta_quant_ops *bf = ta_quant_ops_get(TA_TYPE_BF16);
+    const int64_t n_in = 300, n_out = 37; /* 300: every step of the kernels and a tail */
+    const size_t ldx = (size_t)n_in + 7, ldy = (size_t)n_out + 2;
+    ta_pool *pool = ta_pool_new(2);
+    assert_non_null(pool);
+    ta_bf16 *wd = malloc((size_t)(n_in * n_out) * sizeof(ta_bf16));
+    ta_bf16 *xb = malloc((size_t)n_in * sizeof(ta_bf16));
+    float *f = malloc((size_t)n_in * sizeof(float));
+    assert_non_null(wd);
+    assert_non_null(xb);
+    assert_non_null(f);
+    for (int64_t i = 0; i < n_out; i++) {
+        for (int64_t e = 0; e < n_in; e++)
+            f[e] = rng_normal(&r);
+        bf->quantize_row(f, wd + i * n_in, n_in);
+    }
+    ta_gguf_tensor w = {.name = "w",
+                        .type = TA_TYPE_BF16,
+                        .n_dims = 2,
+                        .ne = {(uint64_t)n_in, (uint64_t)n_out, 1, 1},
+                        .n_elems = (uint64_t)(n_in * n_out),
+                        .data = wd};
+    uint32_t toks[] = {1, 2, 13, 40};
+    for (size_t ti = 0; ti < 4; ti++) {
+        uint32_t nt = toks[ti];
+        bool bb = k->gemm_bb && nt > 1;
+        float *x = malloc(nt * ldx * sizeof(float)), *y = calloc(nt * ldy, sizeof(float));
+        void *scratch = malloc(ta_matmul_scratch_bytes((size_t)n_in, nt));
+        assert_non_null(x);
+        assert_non_null(y);
+        assert_non_null(scratch);
+        for (size_t i = 0; i < nt * ldx; i++)
+            x[i] = rng_normal(&r);
+        for (int with_pool = 0; with_pool < 2; with_pool++) {
+            ta_matmul(with_pool ? pool : NULL, &w, x, ldx, y, ldy, nt, scratch);
+            for (uint32_t t = 0; t < nt; t++) {
+                bf->quantize_row(x + t * ldx, xb, n_in);
+                for (int64_t row = 0; row < n_out; row++) {
+                    double mag;
+                    float ref_bb = dot_bb(n_in, wd + row * n_in, xb, &mag);
+                    float ref = bb ? ref_bb : bf->vec_dot_ref(n_in, wd + row * n_in, x + t * ldx);
+                    float got = y[t * ldy + row];
+                    if (fabs((double)got - ref) > 1e-5 * mag + 1e-6)
+                        fail_msg("%s BF16 tokens=%u pool=%d t=%u row=%lld (%s activations): %.9g "
+                                 "vs %.9g",
+                                 k->name, nt, with_pool, t, (long long)row, bb ? "BF16" : "F32",
+                                 (double)got, (double)ref);
+                }
+            }
+        }
+        free(x);
+        free(y);
+        free(scratch);
+    }
+    free(wd);
+    free(xb);
+    free(f);
+    ta_pool_free(pool);
+}
+
 /* ta_matmul_multi gives what one ta_matmul per matrix gives, for matrices sharing an
  * activation format (one pass) and for mixed ones (a pass each). */
 static void test_matmul_multi(void **state)
@@ -647,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_axpy_f16),          cmocka_unit_test(test_packed),
         cmocka_unit_test(test_attention_helpers), cmocka_unit_test(test_matmul_tiling),
         cmocka_unit_test(test_matmul_multi),      cmocka_unit_test(test_gemm_hh),
+        cmocka_unit_test(test_gemm_bb),           cmocka_unit_test(test_matmul_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

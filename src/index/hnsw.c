@@ -504,6 +504,9 @@ static int search_layer(const ta_hnsw *h, scratch *s, const qv *q, uint32_t ep, 
         cand c = cands[0];
         if (-c.d > bound && nres >= ef) break;
         heap_pop(cands, &ncand);
+        /* The next node to expand is most often the new top: its list starts loading
+         * now, while this node's neighbours are measured, not when it is popped. */
+        if (ncand) prefetch_links(h, cands[0].id, lc);
         const uint32_t *l = links_at(h, c.id, lc);
         uint32_t cnt = l[0];
         for (uint32_t j = 1; j <= cnt; j++)
@@ -537,6 +540,7 @@ static int search_layer(const ta_hnsw *h, scratch *s, const qv *q, uint32_t ep, 
                 if (nres) bound = res[0].d;
             }
         }
+        /* and again, for when one of those neighbours became the new top */
         if (ncand) prefetch_links(h, cands[0].id, lc);
     }
     return (int)nres;

@@ -16,7 +16,8 @@
 
 #include "index/hnsw.h"
 
-#define K 10
+#define K    10
+#define REPS 5 /* search passes per row (hnswlib_bench.cpp does as many) */
 
 static double now(void)
 {
@@ -128,7 +129,9 @@ int main(int argc, char **argv)
         for (size_t e = 0; e < sizeof efs / sizeof *efs; e++) {
             uint32_t ef = efs[e] < K ? K : efs[e];
             double best = 1e30, best_cpu = 1e30;
-            for (int rep = 0; rep < 3; rep++) { /* best of 3 */
+            /* best of REPS: another process on this shared machine only ever slows a
+             * pass down, so the fastest pass is the library's own speed */
+            for (int rep = 0; rep < REPS; rep++) {
                 pthread_t th[2];
                 job jobs[2];
                 double t1 = now();

@@ -264,11 +264,17 @@ req DELETE '/v1/models/acme/gated:g-Q4_K_M.gguf'
 expect_error 404 not_found '' 'again -> 404'
 curl -s -X POST "$HUB/_reset" >/dev/null
 "$TABAGENT" rm --model-cache-path "$CACHE" acme/shared >/dev/null
-post_json /v1/models/pull '{"model":"acme/shared","stream":false}' &
+# The first pull in the background, with reply files of its own (both requests writing
+# $RESP_BODY at once interleaved their bytes there).
+(
+    RESP_BODY=$TMP/body.bg RESP_HEADERS=$TMP/headers.bg
+    post_json /v1/models/pull '{"model":"acme/shared","stream":false}'
+) &
 P1=$!
-post_json /v1/models/pull '{"model":"acme/shared","stream":false}' >/dev/null
+post_json /v1/models/pull '{"model":"acme/shared","stream":false}'
 wait "$P1" || true
-expect_json 'd.status === "success"' 'two concurrent pulls through the server both succeed'
+expect_json 'd.status === "success"' 'two concurrent pulls through the server: the first succeeds' "$TMP/body.bg"
+expect_json 'd.status === "success"' 'two concurrent pulls through the server: the second succeeds'
 sleep 0.3
 expect_eq "$(served "$HSHA")" $((16 << 20)) 'and share one download (the file served once)'
 finish

@@ -57,50 +57,33 @@ static inline simde__m512 ta_simde_mm512_cvtph_ps(__m256i h)
 }
 #define _mm512_cvtph_ps(h) ta_simde_mm512_cvtph_ps(h)
 
-/* Masked loads read only the selected elements; the others are zero. */
-static inline simde__m512 ta_simde_mm512_maskz_loadu_ps(simde__mmask16 k, const void *p)
-{
-    float f[16];
-    for (int i = 0; i < 16; i++)
-        f[i] = (k >> i) & 1 ? ((const float *)p)[i] : 0.0f;
-    return simde_mm512_loadu_ps(f);
-}
-#define _mm512_maskz_loadu_ps(k, p) ta_simde_mm512_maskz_loadu_ps(k, p)
+/* Masked loads read only the selected elements; the others are zero. TA_SIMDE_MASKZ_LOAD makes
+ * one: name, mask type, element type, element count, and how the filled array becomes
+ * the vector. */
+#define TA_SIMDE_MASKZ_LOAD(name, K, T, N, RET, from_array)                                        \
+    static inline RET name(K k, const void *p)                                                     \
+    {                                                                                              \
+        T v[N];                                                                                    \
+        for (int i = 0; i < N; i++)                                                                \
+            v[i] = (k >> i) & 1 ? ((const T *)p)[i] : (T)0;                                        \
+        return from_array(v);                                                                      \
+    }
+#define TA_SIMDE_LOAD256(v) _mm256_loadu_si256((const __m256i *)(v))
 
-static inline __m256i ta_simde_mm256_maskz_loadu_epi16(simde__mmask16 k, const void *p)
-{
-    int16_t v[16];
-    for (int i = 0; i < 16; i++)
-        v[i] = (k >> i) & 1 ? ((const int16_t *)p)[i] : 0;
-    return _mm256_loadu_si256((const __m256i *)v);
-}
+TA_SIMDE_MASKZ_LOAD(ta_simde_mm512_maskz_loadu_ps, simde__mmask16, float, 16, simde__m512,
+                    simde_mm512_loadu_ps)
+TA_SIMDE_MASKZ_LOAD(ta_simde_mm256_maskz_loadu_epi16, simde__mmask16, int16_t, 16, __m256i,
+                    TA_SIMDE_LOAD256)
+TA_SIMDE_MASKZ_LOAD(ta_simde_mm256_maskz_loadu_epi8, simde__mmask32, int8_t, 32, __m256i,
+                    TA_SIMDE_LOAD256)
+TA_SIMDE_MASKZ_LOAD(ta_simde_mm512_maskz_loadu_epi8, simde__mmask64, int8_t, 64, simde__m512i,
+                    simde_mm512_loadu_si512)
+TA_SIMDE_MASKZ_LOAD(ta_simde_mm512_maskz_loadu_epi16, simde__mmask32, int16_t, 32, simde__m512i,
+                    simde_mm512_loadu_si512)
+#define _mm512_maskz_loadu_ps(k, p)    ta_simde_mm512_maskz_loadu_ps(k, p)
 #define _mm256_maskz_loadu_epi16(k, p) ta_simde_mm256_maskz_loadu_epi16(k, p)
-
-static inline __m256i ta_simde_mm256_maskz_loadu_epi8(simde__mmask32 k, const void *p)
-{
-    int8_t v[32];
-    for (int i = 0; i < 32; i++)
-        v[i] = (k >> i) & 1 ? ((const int8_t *)p)[i] : 0;
-    return _mm256_loadu_si256((const __m256i *)v);
-}
-#define _mm256_maskz_loadu_epi8(k, p) ta_simde_mm256_maskz_loadu_epi8(k, p)
-
-static inline simde__m512i ta_simde_mm512_maskz_loadu_epi8(simde__mmask64 k, const void *p)
-{
-    int8_t v[64];
-    for (int i = 0; i < 64; i++)
-        v[i] = (k >> i) & 1 ? ((const int8_t *)p)[i] : 0;
-    return simde_mm512_loadu_si512(v);
-}
-#define _mm512_maskz_loadu_epi8(k, p) ta_simde_mm512_maskz_loadu_epi8(k, p)
-
-static inline simde__m512i ta_simde_mm512_maskz_loadu_epi16(simde__mmask32 k, const void *p)
-{
-    int16_t v[32];
-    for (int i = 0; i < 32; i++)
-        v[i] = (k >> i) & 1 ? ((const int16_t *)p)[i] : 0;
-    return simde_mm512_loadu_si512(v);
-}
+#define _mm256_maskz_loadu_epi8(k, p)  ta_simde_mm256_maskz_loadu_epi8(k, p)
+#define _mm512_maskz_loadu_epi8(k, p)  ta_simde_mm512_maskz_loadu_epi8(k, p)
 #define _mm512_maskz_loadu_epi16(k, p) ta_simde_mm512_maskz_loadu_epi16(k, p)
 
 /* 16 uint16 zero-extended to int32 (vpmovzxwd): the 256-bit halves are native AVX2. */

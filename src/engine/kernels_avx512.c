@@ -150,31 +150,44 @@ TA_INLINE __m512 loadm_bf16(const ta_bf16 *p, __mmask16 m)
     return bf16_words_to_ps(_mm256_maskz_loadu_epi16(m, p));
 }
 
-/* One row against nc columns: two accumulators per column (four for one column), and
- * one masked step for the last n % 16 elements. pf: ask for the weights
- * TA_PREFETCH_AHEAD bytes ahead (BF16 decoding streams its weights from DRAM). */
-#define FLOAT_BODY(name, T, load16, loadm, pf)                                                     \
+/* One row against one column: four accumulators, one masked step for the last n % 16.
+ * T: the weights' element type, TY: the column's (float, or F16 for F16 weights in
+ * decoding). pf: ask for the weights TA_PREFETCH_AHEAD bytes ahead (decoding streams them
+ * from DRAM). */
+#define FLOAT_DOT1(name, T, load16, loadm, TY, load16y, loadmy, pf)                                \
+    TA_INLINE float name(int64_t n, const T *x, const TY *y)                                       \
+    {                                                                                              \
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                \
+        int64_t i = 0;                                                                             \
+        for (; i + 64 <= n; i += 64) {                                                             \
+            if (pf) ta_prefetch_ahead(x + i, 64 * sizeof(T));                                      \
+            s0 = _mm512_fmadd_ps(load16(x + i), load16y(y + i), s0);                               \
+            s1 = _mm512_fmadd_ps(load16(x + i + 16), load16y(y + i + 16), s1);                     \
+            s2 = _mm512_fmadd_ps(load16(x + i + 32), load16y(y + i + 32), s2);                     \
+            s3 = _mm512_fmadd_ps(load16(x + i + 48), load16y(y + i + 48), s3);                     \
+        }                                                                                          \
+        for (; i + 16 <= n; i += 16)                                                               \
+            s0 = _mm512_fmadd_ps(load16(x + i), load16y(y + i), s0);                               \
+        if (i < n) {                                                                               \
+            __mmask16 m = first16(n - i);                                                          \
+            s1 = _mm512_fmadd_ps(loadm(x + i, m), loadmy(y + i, m), s1);                           \
+        }                                                                                          \
+        return ta_hsum512_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));         \
+    }
+
+FLOAT_DOT1(dot1_f16, ta_f16, load16_f16, loadm_f16, float, load16_f32, loadm_f32, 0)
+FLOAT_DOT1(dot1_f32, float, load16_f32, loadm_f32, float, load16_f32, loadm_f32, 0)
+FLOAT_DOT1(dot1_bf16, ta_bf16, load16_bf16, loadm_bf16, float, load16_f32, loadm_f32, 1)
+FLOAT_DOT1(dot1_hh, ta_f16, load16_f16, loadm_f16, ta_f16, load16_f16, loadm_f16, 1)
+
+/* One row against nc columns: dot1 for one column, else two accumulators per column and
+ * one masked step for the last n % 16 elements. pf as for FLOAT_DOT1. */
+#define FLOAT_BODY(name, T, load16, loadm, dot1, pf)                                               \
     TA_INLINE void name(int64_t n, const void *w, const uint8_t *a, size_t as, int nc, float *out) \
     {                                                                                              \
         const T *x = w;                                                                            \
         if (nc == 1) {                                                                             \
-            const float *y = (const float *)a;                                                     \
-            __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                            \
-            int64_t i = 0;                                                                         \
-            for (; i + 64 <= n; i += 64) {                                                         \
-                if (pf) ta_prefetch_ahead(x + i, 64 * sizeof(T));                                  \
-                s0 = _mm512_fmadd_ps(load16(x + i), _mm512_loadu_ps(y + i), s0);                   \
-                s1 = _mm512_fmadd_ps(load16(x + i + 16), _mm512_loadu_ps(y + i + 16), s1);         \
-                s2 = _mm512_fmadd_ps(load16(x + i + 32), _mm512_loadu_ps(y + i + 32), s2);         \
-                s3 = _mm512_fmadd_ps(load16(x + i + 48), _mm512_loadu_ps(y + i + 48), s3);         \
-            }                                                                                      \
-            for (; i + 16 <= n; i += 16)                                                           \
-                s0 = _mm512_fmadd_ps(load16(x + i), _mm512_loadu_ps(y + i), s0);                   \
-            if (i < n) {                                                                           \
-                __mmask16 m = first16(n - i);                                                      \
-                s1 = _mm512_fmadd_ps(loadm(x + i, m), _mm512_maskz_loadu_ps(m, y + i), s1);        \
-            }                                                                                      \
-            out[0] = ta_hsum512_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));   \
+            out[0] = dot1(n, x, (const float *)a);                                                 \
             return;                                                                                \
         }                                                                                          \
         __m512 s0[4], s1[4];                                                                       \
@@ -202,9 +215,9 @@ TA_INLINE __m512 loadm_bf16(const ta_bf16 *p, __mmask16 m)
             out[c] = ta_hsum512_ps(_mm512_add_ps(s0[c], s1[c]));                                   \
     }
 
-FLOAT_BODY(f16_body, ta_f16, load16_f16, loadm_f16, 0)
-FLOAT_BODY(f32_body, float, load16_f32, loadm_f32, 0)
-FLOAT_BODY(bf16_body, ta_bf16, load16_bf16, loadm_bf16, 1)
+FLOAT_BODY(f16_body, ta_f16, load16_f16, loadm_f16, dot1_f16, 0)
+FLOAT_BODY(f32_body, float, load16_f32, loadm_f32, dot1_f32, 0)
+FLOAT_BODY(bf16_body, ta_bf16, load16_bf16, loadm_bf16, dot1_bf16, 1)
 TA_AVX2_GEMM(gemm_f16_f32, f16_body)
 TA_AVX2_GEMM(gemm_f32, f32_body)
 TA_AVX2_GEMM(gemm_bf16, bf16_body)
@@ -265,28 +278,6 @@ HH_ROWS(1)
 HH_ROWS(2)
 HH_ROWS(3)
 HH_ROWS(4)
-
-/* One F16 row against one F16 column (decoding): four accumulators, the weights asked
- * for ahead of use, one masked step for the last n % 16. */
-TA_INLINE float dot1_hh(int64_t n, const ta_f16 *x, const ta_f16 *y)
-{
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        ta_prefetch_ahead(x + i, 64 * sizeof(ta_f16));
-        s0 = _mm512_fmadd_ps(load16_f16(x + i), load16_f16(y + i), s0);
-        s1 = _mm512_fmadd_ps(load16_f16(x + i + 16), load16_f16(y + i + 16), s1);
-        s2 = _mm512_fmadd_ps(load16_f16(x + i + 32), load16_f16(y + i + 32), s2);
-        s3 = _mm512_fmadd_ps(load16_f16(x + i + 48), load16_f16(y + i + 48), s3);
-    }
-    for (; i + 16 <= n; i += 16)
-        s0 = _mm512_fmadd_ps(load16_f16(x + i), load16_f16(y + i), s0);
-    if (i < n) {
-        __mmask16 m = first16(n - i);
-        s1 = _mm512_fmadd_ps(loadm_f16(x + i, m), loadm_f16(y + i, m), s1);
-    }
-    return ta_hsum512_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
 
 TA_HH_GEMMS()
 

@@ -3,7 +3,7 @@
  * then recall@10 and queries per second for each efSearch on 1 and 2 threads. One JSON
  * object per line on stdout.
  *
- * usage: bench DATADIR [M=16] [EF_CONSTRUCTION=200] [STORAGE=f32|i8] [INDEX]
+ * usage: bench DATADIR [M=16] [EF_CONSTRUCTION=200] [STORAGE=f32|i8|f32i8] [INDEX]
  * INDEX: a saved index to search instead of building one (when the file loads), else
  * where to save the one built; for repeated search-only runs while tuning.
  */
@@ -84,12 +84,19 @@ static void *run(void *p)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench DATADIR [M] [EF_CONSTRUCTION] [f32|i8]\n");
+        fprintf(stderr, "usage: bench DATADIR [M] [EF_CONSTRUCTION] [f32|i8|f32i8] [INDEX]\n");
         return 2;
     }
     uint32_t M = argc > 2 ? (uint32_t)atoi(argv[2]) : 16;
     uint32_t efc = argc > 3 ? (uint32_t)atoi(argv[3]) : 200;
-    bool i8 = argc > 4 && strcmp(argv[4], "i8") == 0;
+    const char *sname = argc > 4 ? argv[4] : "f32";
+    ta_vec_storage storage = TA_VEC_F32;
+    if (!strcmp(sname, "i8"))
+        storage = TA_VEC_I8;
+    else if (!strcmp(sname, "f32i8"))
+        storage = TA_VEC_F32_I8;
+    else if (strcmp(sname, "f32"))
+        return fprintf(stderr, "storage must be f32, i8 or f32i8, not %s\n", sname), 2;
     size_t n, nq, ng;
     int dim, dq, kg;
     float *x = read_vecs(argv[1], "base.fvecs", &n, &dim);
@@ -101,7 +108,7 @@ int main(int argc, char **argv)
     }
     ta_hnsw_params p = {.dim = (uint32_t)dim,
                         .dist = TA_DIST_L2,
-                        .storage = i8 ? TA_VEC_I8 : TA_VEC_F32,
+                        .storage = storage,
                         .M = M,
                         .ef_construction = efc,
                         .seed = getenv("HNSW_SEED") ? strtoull(getenv("HNSW_SEED"), NULL, 10) : 100,
@@ -109,6 +116,12 @@ int main(int argc, char **argv)
     ta_error err;
     const char *saved = argc > 5 ? argv[5] : NULL;
     ta_hnsw *h = saved ? ta_hnsw_load(saved, &err) : NULL;
+    if (h) {
+        ta_hnsw_params lp;
+        ta_hnsw_get_params(h, &lp);
+        if (lp.storage != storage)
+            return fprintf(stderr, "%s holds another storage than %s\n", saved, sname), 2;
+    }
     if (!h) {
         h = ta_hnsw_new(&p, &err);
         if (!h) return fprintf(stderr, "%s\n", err.message), 1;
@@ -119,7 +132,7 @@ int main(int argc, char **argv)
         double build = now() - t0;
         printf("{\"bench\":\"hnsw_build\",\"lib\":\"tabagent\",\"n\":%zu,\"dim\":%d,\"M\":%u,"
                "\"ef_construction\":%u,\"storage\":\"%s\",\"threads\":1,\"build_s\":%.3f}\n",
-               n, dim, M, efc, i8 ? "i8" : "f32", build);
+               n, dim, M, efc, sname, build);
         fflush(stdout);
         if (saved && ta_hnsw_save(h, saved, &err)) fprintf(stderr, "save: %s\n", err.message);
     }
@@ -156,8 +169,8 @@ int main(int argc, char **argv)
             printf("{\"bench\":\"hnsw_search\",\"lib\":\"tabagent\",\"n\":%zu,\"storage\":\"%s\","
                    "\"threads\":%d,\"ef\":%u,\"recall_at_10\":%.4f,\"qps\":%.0f,"
                    "\"cpu_us_per_query\":%.1f}\n",
-                   n, i8 ? "i8" : "f32", threads, ef, (double)hit / (double)(nq * K),
-                   (double)nq / best, best_cpu * 1e6 / (double)nq);
+                   n, sname, threads, ef, (double)hit / (double)(nq * K), (double)nq / best,
+                   best_cpu * 1e6 / (double)nq);
             fflush(stdout);
         }
     }

@@ -4,13 +4,16 @@
 # the data once (cached in $HNSW_BENCH_DATA, default /tmp/ta_hnsw_bench) and runs the
 # benchmark, then hnswlib on the same data when it is installed, and the ratios: JSON
 # lines on stdout.
-#   bench/hnsw/run.sh [N=100000] [DIM=384] [M=16] [EF_CONSTRUCTION=200] [f32|i8]
+#   bench/hnsw/run.sh [N=100000] [DIM=384] [M=16] [EF_CONSTRUCTION=200] [f32i8|f32|i8]
+# Storage: f32i8 (the default, as the server's memory index uses) keeps float32 vectors
+# and walks an int8 copy, re-ranking by float32; f32 walks the floats; i8 keeps int8
+# only. hnswlib (float32) is run against the two float32 ones.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${BUILD_DIR:-$root/build-release}
 [ -f "$build/CMakeCache.txt" ] || cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
-n=${1:-100000} dim=${2:-384} m=${3:-16} efc=${4:-200} st=${5:-f32}
+n=${1:-100000} dim=${2:-384} m=${3:-16} efc=${4:-200} st=${5:-f32i8}
 data=${HNSW_BENCH_DATA:-/tmp/ta_hnsw_bench}/$n-$dim
 cmake --build "$build" --target hnsw_gen hnsw_bench >&2
 if [ ! -f "$data/gt.ivecs" ]; then
@@ -21,7 +24,7 @@ out=$(mktemp)
 "$build/bench/hnsw_bench" "$data" "$m" "$efc" "$st" | tee "$out"
 # The reference, when Debian's libhnswlib-dev is installed (scripts/setup.sh does):
 # hnswlib on the same data, then one line of ratios per (threads, efSearch).
-if [ "$st" = f32 ] && [ -f /usr/include/hnswlib/hnswlib.h ] && command -v g++ >/dev/null; then
+if [ "$st" != i8 ] && [ -f /usr/include/hnswlib/hnswlib.h ] && command -v g++ >/dev/null; then
     g++ -std=c++17 -O3 -march=native -pthread -o "$build/bench/hnswlib_bench" \
         "$here/hnswlib_bench.cpp"
     "$build/bench/hnswlib_bench" "$data" "$m" "$efc" | tee -a "$out"

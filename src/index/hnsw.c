@@ -5,6 +5,8 @@
  *   vecs     n x vec_stride bytes, 64-byte aligned: the stored vector (float32, cosine
  *            ones normalized; or int8), padded to a cache-line multiple
  *   qnorm    int8 only: per slot {scale, squared norm of the dequantized vector}
+ *   walk, walk_qn   float32 + int8 only: the int8 copy searches walk on (walk_stride
+ *            bytes per slot) and its {scale, squared norm}, made from the stored floats
  *   links0   n x (1 + 2M) uint32: the level-0 neighbor list, count first; one flat
  *            array, so a search walks it without indirection
  *   upper    per slot, NULL or level x (1 + M) uint32 for levels 1..level
@@ -44,10 +46,10 @@
 #define MAX_LEVEL      30         /* levels are bytes; with M >= 2 this is never reached */
 #define MAX_NODES      (1u << 30) /* slots; keeps every size computation far from overflow */
 #define VEC_ALIGN      64
+#define PREFETCH_LINES 6 /* lines of each neighbor vector a search loads ahead */
 #define HEADER_SIZE    96
 #define HASH_FROM      32 /* the checksum covers the file from here to its end */
 #define FORMAT_VER     1
-#define PREFETCH_LINES 6 /* lines of each neighbor vector a search loads ahead */
 static const char MAGIC[8] = {'T', 'A', 'H', 'N', 'S', 'W', 0, 0};
 
 typedef struct cand {
@@ -55,10 +57,12 @@ typedef struct cand {
     uint32_t id;
 } cand;
 
-/* An encoded vector: the stored form plus, for int8, its scale and squared norm. */
+/* An encoded vector: the stored form plus, for int8, its scale and squared norm; walk
+ * set: an int8 query measured against the walking copy instead of the stored vectors. */
 typedef struct qv {
     const void *v;
     float scale, norm2;
+    bool walk;
 } qv;
 
 typedef struct scratch {
@@ -67,7 +71,8 @@ typedef struct scratch {
     uint16_t epoch;
     cand *cands, *res;
     uint32_t cand_cap, res_cap;
-    void *qbuf; /* vec_stride bytes, aligned: the encoded query */
+    void *qbuf; /* vec_stride + walk_stride bytes, aligned: the encoded query, and its
+                   int8 form for walking */
     struct scratch *next;
 } scratch;
 
@@ -80,10 +85,13 @@ struct ta_hnsw {
     size_t vec_stride;   /* vec_bytes rounded up to VEC_ALIGN */
     size_t link0_stride; /* 1 + M0 words */
     size_t up_stride;    /* 1 + M words per upper level */
+    size_t walk_stride;  /* float32 + int8: dim rounded up to VEC_ALIGN; else 0 */
 
     uint32_t n, cap;
     uint8_t *vecs;
     float *qnorm;
+    uint8_t *walk;
+    float *walk_qn;
     uint32_t *links0;
     uint32_t **upper;
     uint8_t *level, *dead;
@@ -106,6 +114,8 @@ struct ta_hnsw {
     cand *wres, *wtmp; /* ef_construction + 1, 2 * (M0 + 1) */
     void *wvec;        /* the vector being added, encoded */
     float wscale, wnorm2;
+    void *wwalk; /* and its walking copy (float32 + int8) */
+    float wwscale, wwnorm2;
     uint32_t pending; /* the slot wvec is for, while an add runs */
 
     pthread_rwlock_t rw;
@@ -131,16 +141,35 @@ static inline uint32_t max_links(const ta_hnsw *h, int lc)
     return lc == 0 ? h->M0 : h->p.M;
 }
 
+/* Whether the stored vectors are float32 (float32 alone or with a walking copy). */
+static inline bool stores_f32(const ta_hnsw *h)
+{
+    return h->p.storage != TA_VEC_I8;
+}
+
+/* The int8 vector b with {scale, squared norm} m, and its bytes per slot: the walking
+ * copy for a walking query, else the stored vectors. */
+static inline const int8_t *i8_at(const ta_hnsw *h, bool walk, uint32_t j, const float **m)
+{
+    if (walk) {
+        *m = h->walk_qn + 2 * (size_t)j;
+        return (const int8_t *)(h->walk + (size_t)j * h->walk_stride);
+    }
+    *m = h->qnorm + 2 * (size_t)j;
+    return vec_at(h, j);
+}
+
 static inline float dist_qn(const ta_hnsw *h, const qv *q, uint32_t j)
 {
-    const void *b = vec_at(h, j);
     uint32_t dim = h->p.dim;
-    if (h->p.storage == TA_VEC_F32) {
+    if (!q->walk && stores_f32(h)) {
+        const void *b = vec_at(h, j);
         if (h->p.dist == TA_DIST_L2) return h->k->l2sq_f32(q->v, b, dim);
         float d = h->k->dot_f32(q->v, b, dim);
         return h->p.dist == TA_DIST_IP ? -d : 1.0f - d;
     }
-    const float *m = h->qnorm + 2 * (size_t)j;
+    const float *m;
+    const int8_t *b = i8_at(h, q->walk, j, &m);
     float d = (float)h->k->dot_i8(q->v, b, dim) * q->scale * m[0];
     if (h->p.dist == TA_DIST_L2) {
         float l2 = q->norm2 + m[1] - 2.0f * d;
@@ -155,7 +184,7 @@ static inline void dist_qn_many(const ta_hnsw *h, const qv *q, const uint32_t *i
                                 float *d)
 {
     uint32_t j = 0;
-    if (h->p.storage == TA_VEC_F32) {
+    if (!q->walk && stores_f32(h)) {
         bool l2 = h->p.dist == TA_DIST_L2;
         ta_dist_f32x2_fn pair = l2 ? h->k->l2sq_f32_x2 : h->k->dot_f32_x2;
         if (pair)
@@ -173,9 +202,9 @@ static inline void dist_qn_many(const ta_hnsw *h, const qv *q, const uint32_t *i
 /* The encoded form of slot i, or of the vector being added when i is that slot. */
 static inline qv node_qv(const ta_hnsw *h, uint32_t i)
 {
-    if (i == h->pending) return (qv){h->wvec, h->wscale, h->wnorm2};
-    if (h->p.storage == TA_VEC_F32) return (qv){vec_at(h, i), 0, 0};
-    return (qv){vec_at(h, i), h->qnorm[2 * (size_t)i], h->qnorm[2 * (size_t)i + 1]};
+    if (i == h->pending) return (qv){h->wvec, h->wscale, h->wnorm2, false};
+    if (stores_f32(h)) return (qv){vec_at(h, i), 0, 0, false};
+    return (qv){vec_at(h, i), h->qnorm[2 * (size_t)i], h->qnorm[2 * (size_t)i + 1], false};
 }
 
 static inline float dist_nn(const ta_hnsw *h, uint32_t a, uint32_t b)
@@ -189,9 +218,37 @@ static inline float dist_nn(const ta_hnsw *h, uint32_t a, uint32_t b)
     return dist_qn(h, &q, b);
 }
 
+/* Quantizes x * mul (dim values, max |x| = amax) to int8 with one symmetric scale. */
+static void quantize(const float *x, float mul, float amax, uint32_t dim, int8_t *o, float *scale,
+                     float *norm2)
+{
+    float s = amax * mul / 127.0f;
+    float inv = s > 0 ? 1.0f / s : 0;
+    int64_t q2 = 0;
+    for (uint32_t i = 0; i < dim; i++) {
+        long q = lrintf(x[i] * mul * inv);
+        if (q > 127) q = 127;
+        if (q < -127) q = -127;
+        o[i] = (int8_t)q;
+        q2 += q * q;
+    }
+    *scale = s;
+    *norm2 = (float)((double)s * s * (double)q2);
+}
+
+/* The walking copy of f, a stored float32 vector: the same int8 whatever path f came by
+ * (added now, or read back from a file). */
+static void quantize_walk(const ta_hnsw *h, const float *f, int8_t *o, float *scale, float *norm2)
+{
+    float amax = 0;
+    for (uint32_t i = 0; i < h->p.dim; i++)
+        amax = fabsf(f[i]) > amax ? fabsf(f[i]) : amax;
+    quantize(f, 1.0f, amax, h->p.dim, o, scale, norm2);
+}
+
 /* Encodes x (dim floats) for storage or search: checks it is finite, normalizes it
- * for cosine, quantizes it for int8. out has vec_stride bytes. */
-static int encode(const ta_hnsw *h, const float *x, void *out, float *scale, float *norm2,
+ * for cosine, and quantizes it when i8 (else writes floats). out has vec_stride bytes. */
+static int encode(const ta_hnsw *h, const float *x, bool i8, void *out, float *scale, float *norm2,
                   const char *what, ta_error *err)
 {
     uint32_t dim = h->p.dim;
@@ -211,26 +268,14 @@ static int encode(const ta_hnsw *h, const float *x, void *out, float *scale, flo
     }
     if (!isfinite(ss) || !isfinite(ss * mul * mul))
         return ta_error_set(err, TA_EINVAL, "%s is too large", what);
-    if (h->p.storage == TA_VEC_F32) {
+    if (!i8) {
         float *o = out;
         for (uint32_t i = 0; i < dim; i++)
             o[i] = x[i] * mul;
         *scale = *norm2 = 0;
         return 0;
     }
-    int8_t *o = out;
-    float s = amax * mul / 127.0f;
-    float inv = s > 0 ? 1.0f / s : 0;
-    int64_t q2 = 0;
-    for (uint32_t i = 0; i < dim; i++) {
-        long q = lrintf(x[i] * mul * inv);
-        if (q > 127) q = 127;
-        if (q < -127) q = -127;
-        o[i] = (int8_t)q;
-        q2 += q * q;
-    }
-    *scale = s;
-    *norm2 = (float)((double)s * s * (double)q2);
+    quantize(x, mul, amax, dim, out, scale, norm2);
     return 0;
 }
 
@@ -386,7 +431,7 @@ static scratch *scratch_get(const ta_hnsw *hc)
     if (s) return s;
     s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->qbuf = aligned_alloc(VEC_ALIGN, h->vec_stride);
+    s->qbuf = aligned_alloc(VEC_ALIGN, h->vec_stride + h->walk_stride);
     if (!s->qbuf) {
         free(s);
         return NULL;
@@ -460,16 +505,29 @@ static uint32_t descend(const ta_hnsw *h, const qv *q, uint32_t ep, float *d, in
     return ep;
 }
 
-/* Starts loading the first lines of slot i's vector (the hardware prefetcher streams
- * the rest once the distance kernel walks it; loading all of it ahead measured slower). */
-static inline void prefetch_vec(const ta_hnsw *h, uint32_t i)
+/* Starts loading the first lines of slot i's vector, the one q measures against (the
+ * hardware prefetcher streams the rest once the distance kernel walks it; loading all
+ * of it ahead measured slower).
+ *
+ * The prefetch helpers are always inlined: GCC counts __builtin_prefetch as no effect,
+ * so a call to one of them that it did not inline early is a call to a pure function
+ * returning nothing, and it deletes the call (it cost the int8 walk a third of its
+ * speed before this was found). */
+#define PREFETCH_FN static inline __attribute__((always_inline)) void
+
+PREFETCH_FN prefetch_vec(const ta_hnsw *h, const qv *q, uint32_t i)
 {
     const char *v = vec_at(h, i);
-    for (size_t k = 0; k < PREFETCH_LINES && k * 64 < h->vec_bytes; k++)
+    size_t bytes = h->vec_bytes;
+    if (q->walk) {
+        v = (const char *)(h->walk + (size_t)i * h->walk_stride);
+        bytes = h->p.dim;
+    }
+    for (size_t k = 0; k < PREFETCH_LINES && k * 64 < bytes; k++)
         __builtin_prefetch(v + 64 * k);
 }
 
-static inline void prefetch_links(const ta_hnsw *h, uint32_t i, int lc)
+PREFETCH_FN prefetch_links(const ta_hnsw *h, uint32_t i, int lc)
 {
     const char *l = (const char *)links_at(h, i, lc);
     __builtin_prefetch(l);
@@ -517,7 +575,7 @@ static int search_layer(const ta_hnsw *h, scratch *s, const qv *q, uint32_t ep, 
             if (tags[nb] == ep_tag) continue;
             tags[nb] = ep_tag;
             todo[nt++] = nb;
-            prefetch_vec(h, nb);
+            prefetch_vec(h, q, nb);
         }
         /* Room for every neighbor before the loop, so the loop never grows the heap. */
         if (ncand + nt > s->cand_cap) {
@@ -638,14 +696,19 @@ static int grow(ta_hnsw *h, uint64_t need)
     size_t c = (size_t)cap, n = h->cap;
     uint8_t *vecs = aligned_alloc(VEC_ALIGN, c * h->vec_stride);
     float *qnorm = h->p.storage == TA_VEC_I8 ? malloc(c * 2 * sizeof(float)) : NULL;
-    uint32_t *links0 = malloc(c * h->link0_stride * sizeof(uint32_t));
+    bool has_walk = h->walk_stride > 0;
+    uint8_t *walk = has_walk ? aligned_alloc(VEC_ALIGN, c * h->walk_stride) : NULL;
+    float *walk_qn = has_walk ? malloc(c * 2 * sizeof(float)) : NULL;
+    uint32_t *links0 = calloc(c * h->link0_stride, sizeof(uint32_t)); /* no stale bytes in files */
     uint32_t **upper = calloc(c, sizeof *upper);
     uint8_t *level = calloc(c, 1), *dead = calloc(c, 1);
     uint64_t *ids = calloc(c, sizeof *ids);
-    if (!vecs || (h->p.storage == TA_VEC_I8 && !qnorm) || !links0 || !upper || !level || !dead ||
-        !ids) {
+    if (!vecs || (h->p.storage == TA_VEC_I8 && !qnorm) || (has_walk && (!walk || !walk_qn)) ||
+        !links0 || !upper || !level || !dead || !ids) {
         free(vecs);
         free(qnorm);
+        free(walk);
+        free(walk_qn);
         free(links0);
         free(upper);
         free(level);
@@ -656,6 +719,10 @@ static int grow(ta_hnsw *h, uint64_t need)
     if (n) {
         memcpy(vecs, h->vecs, n * h->vec_stride);
         if (qnorm) memcpy(qnorm, h->qnorm, n * 2 * sizeof(float));
+        if (has_walk) {
+            memcpy(walk, h->walk, n * h->walk_stride);
+            memcpy(walk_qn, h->walk_qn, n * 2 * sizeof(float));
+        }
         memcpy(links0, h->links0, n * h->link0_stride * sizeof(uint32_t));
         memcpy(upper, h->upper, n * sizeof *upper);
         memcpy(level, h->level, n);
@@ -663,12 +730,15 @@ static int grow(ta_hnsw *h, uint64_t need)
         memcpy(ids, h->ids, n * sizeof *ids);
     }
     uint8_t *ov = h->vecs, *ol = h->level, *od = h->dead;
-    float *oq = h->qnorm;
+    float *oq = h->qnorm, *owq = h->walk_qn;
+    uint8_t *ow = h->walk;
     uint32_t *o0 = h->links0, **ou = h->upper;
     uint64_t *oi = h->ids;
     pthread_rwlock_wrlock(&h->rw);
     h->vecs = vecs;
     h->qnorm = qnorm;
+    h->walk = walk;
+    h->walk_qn = walk_qn;
     h->links0 = links0;
     h->upper = upper;
     h->level = level;
@@ -678,6 +748,8 @@ static int grow(ta_hnsw *h, uint64_t need)
     pthread_rwlock_unlock(&h->rw);
     free(ov);
     free(oq);
+    free(ow);
+    free(owq);
     free(o0);
     free(ou);
     free(ol);
@@ -696,7 +768,7 @@ static int check_params(const ta_hnsw_params *p, ta_error *err)
                             p->dim);
     if ((unsigned)p->dist > TA_DIST_COSINE)
         return ta_error_set(err, TA_EINVAL, "hnsw: unknown metric %d", (int)p->dist);
-    if ((unsigned)p->storage > TA_VEC_I8)
+    if ((unsigned)p->storage > TA_VEC_F32_I8)
         return ta_error_set(err, TA_EINVAL, "hnsw: unknown storage %d", (int)p->storage);
     if (p->M && (p->M < 2 || p->M > TA_HNSW_MAX_M))
         return ta_error_set(err, TA_EINVAL, "hnsw: M must be 2..%u, not %u", TA_HNSW_MAX_M, p->M);
@@ -723,8 +795,10 @@ ta_hnsw *ta_hnsw_new(const ta_hnsw_params *p, ta_error *err)
     h->k = ta_dist_kernels_best();
     h->M0 = 2 * h->p.M;
     h->mult = 1.0 / log((double)h->p.M);
-    h->vec_bytes = (size_t)h->p.dim * (h->p.storage == TA_VEC_F32 ? 4 : 1);
+    h->vec_bytes = (size_t)h->p.dim * (h->p.storage == TA_VEC_I8 ? 1 : 4);
     h->vec_stride = (h->vec_bytes + VEC_ALIGN - 1) / VEC_ALIGN * VEC_ALIGN;
+    if (h->p.storage == TA_VEC_F32_I8)
+        h->walk_stride = ((size_t)h->p.dim + VEC_ALIGN - 1) / VEC_ALIGN * VEC_ALIGN;
     h->link0_stride = 1 + h->M0;
     h->up_stride = 1 + h->p.M;
     h->entry = NONE;
@@ -745,7 +819,9 @@ ta_hnsw *ta_hnsw_new(const ta_hnsw_params *p, ta_error *err)
     h->wres = malloc(((size_t)h->p.ef_construction + 1) * sizeof *h->wres);
     h->wtmp = malloc(2 * ((size_t)h->M0 + 1) * sizeof *h->wtmp);
     h->wvec = aligned_alloc(VEC_ALIGN, h->vec_stride);
-    if (!h->wres || !h->wtmp || !h->wvec || (h->p.capacity_hint && grow(h, h->p.capacity_hint))) {
+    h->wwalk = h->walk_stride ? aligned_alloc(VEC_ALIGN, h->walk_stride) : NULL;
+    if (!h->wres || !h->wtmp || !h->wvec || (h->walk_stride && !h->wwalk) ||
+        (h->p.capacity_hint && grow(h, h->p.capacity_hint))) {
         ta_hnsw_free(h);
         ta_error_set(err, TA_ENOMEM, "hnsw: out of memory");
         return NULL;
@@ -760,6 +836,8 @@ void ta_hnsw_free(ta_hnsw *h)
         free(h->upper[i]);
     free(h->vecs);
     free(h->qnorm);
+    free(h->walk);
+    free(h->walk_qn);
     free(h->links0);
     free(h->upper);
     free(h->level);
@@ -772,6 +850,7 @@ void ta_hnsw_free(ta_hnsw *h)
     free(h->wres);
     free(h->wtmp);
     free(h->wvec);
+    free(h->wwalk);
     while (h->pool) {
         scratch *s = h->pool;
         h->pool = s->next;
@@ -873,7 +952,7 @@ static int insert_slot(ta_hnsw *h, scratch *s, uint64_t id, uint32_t slot, int l
 {
     int rc = 0;
     uint32_t old_entry = NONE;
-    qv q = {h->wvec, h->wscale, h->wnorm2};
+    qv q = {h->wvec, h->wscale, h->wnorm2, false};
     h->pending = slot;
     h->upd_n = 0;
     if (!reuse) {
@@ -939,6 +1018,11 @@ static int insert_slot(ta_hnsw *h, scratch *s, uint64_t id, uint32_t slot, int l
                 h->qnorm[2 * (size_t)slot] = h->wscale;
                 h->qnorm[2 * (size_t)slot + 1] = h->wnorm2;
             }
+            if (h->walk) {
+                memcpy(h->walk + (size_t)slot * h->walk_stride, h->wwalk, h->walk_stride);
+                h->walk_qn[2 * (size_t)slot] = h->wwscale;
+                h->walk_qn[2 * (size_t)slot + 1] = h->wwnorm2;
+            }
             upd_apply(h);
             h->ids[slot] = id;
             h->dead[slot] = 0;
@@ -971,8 +1055,12 @@ int ta_hnsw_add(ta_hnsw *h, uint64_t id, const float *vec, ta_error *err)
 {
     if (!h || !vec) return ta_error_set(err, TA_EINVAL, "hnsw add: no index or vector");
     pthread_mutex_lock(&h->wmu);
-    int rc = encode(h, vec, h->wvec, &h->wscale, &h->wnorm2, "vector", err);
+    int rc = encode(h, vec, !stores_f32(h), h->wvec, &h->wscale, &h->wnorm2, "vector", err);
     if (rc) goto out;
+    if (h->wwalk) {
+        memset(h->wwalk, 0, h->walk_stride);
+        quantize_walk(h, h->wvec, h->wwalk, &h->wwscale, &h->wwnorm2);
+    }
     /* Room first, so nothing below fails for memory after the graph changed. */
     if ((rc = ensure_free_room(h)) || (rc = grow(h, (uint64_t)h->n + 1))) {
         ta_error_set(err, rc, rc == TA_ETOOBIG ? "hnsw: index is full" : "hnsw: out of memory");
@@ -1087,6 +1175,20 @@ bool ta_hnsw_filter_allow(uint64_t id, void *ud)
     return lo < a->n && a->ids[lo] == id;
 }
 
+/* Replaces the walking distances of the n candidates c[] by the stored (float32) ones
+ * to q and sorts them nearest first. */
+static void rerank(const ta_hnsw *h, const qv *q, cand *c, uint32_t n)
+{
+    enum { AHEAD = 4 };
+    for (uint32_t i = 0; i < n && i < AHEAD; i++)
+        prefetch_vec(h, q, c[i].id);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) prefetch_vec(h, q, c[i + AHEAD].id);
+        c[i].d = dist_qn(h, q, c[i].id);
+    }
+    qsort(c, n, sizeof *c, cand_cmp);
+}
+
 int ta_hnsw_search(const ta_hnsw *h, const float *query, uint32_t k, uint32_t ef,
                    ta_hnsw_filter filter, void *ud, ta_hnsw_hit *out, uint32_t *n_out,
                    ta_error *err)
@@ -1102,11 +1204,16 @@ int ta_hnsw_search(const ta_hnsw *h, const float *query, uint32_t k, uint32_t ef
         return ta_error_set(err, TA_EINVAL, "hnsw search: ef (%u) exceeds %u", ef, TA_HNSW_MAX_EF);
     scratch *s = scratch_get(h);
     if (!s) return ta_error_set(err, TA_ENOMEM, "hnsw search: out of memory");
-    qv q = {s->qbuf, 0, 0};
-    int rc = encode(h, query, s->qbuf, &q.scale, &q.norm2, "query", err);
+    qv q = {s->qbuf, 0, 0, false};
+    int rc = encode(h, query, !stores_f32(h), s->qbuf, &q.scale, &q.norm2, "query", err);
     if (rc) {
         scratch_put(h, s);
         return rc;
+    }
+    qv qw = q; /* what the walk measures with: the int8 form where there is a copy */
+    if (h->walk_stride) {
+        qw = (qv){(uint8_t *)s->qbuf + h->vec_stride, 0, 0, true};
+        quantize_walk(h, q.v, (int8_t *)qw.v, &qw.scale, &qw.norm2);
     }
     ta_hnsw *w = (ta_hnsw *)h;
     pthread_rwlock_rdlock(&w->rw);
@@ -1114,18 +1221,26 @@ int ta_hnsw_search(const ta_hnsw *h, const float *query, uint32_t k, uint32_t ef
         rc = scratch_fit(h, s, ef);
         if (!rc) {
             uint32_t ep = h->entry;
-            float dep = dist_qn(h, &q, ep);
-            ep = descend(h, &q, ep, &dep, h->max_level, 0);
-            rc = search_layer(h, s, &q, ep, dep, 0, ef, filter, ud, NONE);
+            float dep = dist_qn(h, &qw, ep);
+            ep = descend(h, &qw, ep, &dep, h->max_level, 0);
+            rc = search_layer(h, s, &qw, ep, dep, 0, ef, filter, ud, NONE);
         }
         if (rc >= 0) {
             uint32_t nres = (uint32_t)rc;
-            while (nres > k)
-                heap_pop(s->res, &nres);
-            for (uint32_t i = nres; i-- > 0;) {
-                cand c = heap_pop(s->res, &nres);
-                out[i] = (ta_hnsw_hit){h->ids[c.id], c.d};
-                (*n_out)++;
+            if (qw.walk) {
+                rerank(h, &q, s->res, nres);
+                if (nres > k) nres = k;
+                for (uint32_t i = 0; i < nres; i++)
+                    out[i] = (ta_hnsw_hit){h->ids[s->res[i].id], s->res[i].d};
+                *n_out = nres;
+            } else {
+                while (nres > k)
+                    heap_pop(s->res, &nres);
+                for (uint32_t i = nres; i-- > 0;) {
+                    cand c = heap_pop(s->res, &nres);
+                    out[i] = (ta_hnsw_hit){h->ids[c.id], c.d};
+                    (*n_out)++;
+                }
             }
             rc = 0;
         } else {
@@ -1407,7 +1522,7 @@ ta_hnsw *ta_hnsw_load_mem(const void *data, size_t len, ta_error *err)
     };
     uint32_t n = get32(b + 80), entry = get32(b + 84), max_level = get32(b + 88);
     uint32_t n_live = get32(b + 92);
-    if (get32(b + 36) > TA_DIST_COSINE || get32(b + 40) > TA_VEC_I8 || p.M < 2 ||
+    if (get32(b + 36) > TA_DIST_COSINE || get32(b + 40) > TA_VEC_F32_I8 || p.M < 2 ||
         p.ef_construction == 0 || p.ef_search == 0)
         BAD("bad parameters in header");
     ta_error perr = {0};
@@ -1448,7 +1563,7 @@ ta_hnsw *ta_hnsw_load_mem(const void *data, size_t len, ta_error *err)
     h->n = n; /* from here ta_hnsw_free frees the upper lists */
     for (uint32_t i = 0; i < n; i++, at += h->vec_bytes) {
         memcpy(h->vecs + (size_t)i * h->vec_stride, at, h->vec_bytes);
-        if (p.storage == TA_VEC_F32) {
+        if (stores_f32(h)) {
             const float *f = (const float *)(h->vecs + (size_t)i * h->vec_stride);
             for (uint32_t j = 0; j < p.dim; j++)
                 if (!isfinite(f[j])) BAD("slot %u: vector is not finite", i);
@@ -1457,6 +1572,12 @@ ta_hnsw *ta_hnsw_load_mem(const void *data, size_t len, ta_error *err)
             for (uint32_t j = 0; j < p.dim; j++)
                 if (q[j] == -128) BAD("slot %u: int8 value out of range", i);
         }
+    }
+    for (uint32_t i = 0; h->walk && i < n; i++) {
+        int8_t *o = (int8_t *)(h->walk + (size_t)i * h->walk_stride);
+        memset(o, 0, h->walk_stride);
+        quantize_walk(h, (const float *)vec_at(h, i), o, &h->walk_qn[2 * (size_t)i],
+                      &h->walk_qn[2 * (size_t)i + 1]);
     }
     if (p.storage == TA_VEC_I8) {
         memcpy(h->qnorm, at, (size_t)n * 8);

@@ -11,6 +11,12 @@
  * Storage: float32, or int8 with one symmetric scale per vector (max |x| / 127); int8
  * distances are computed on the int8 values and the scales (queries are quantized the
  * same way), for a quarter of the memory and bandwidth at a small loss of recall.
+ * float32 + int8 keeps both: the graph is built on the float32 vectors (the same graph
+ * as float32 alone), searches walk it on the int8 copy, a quarter of the bytes per
+ * step, and re-rank the ef candidates they end with by float32 distance, so the
+ * distances returned are exact and the recall is float32's within noise. It costs dim + 8
+ * bytes more per vector, in memory only: the file holds the float32 vectors and the
+ * copy is made again at load.
  *
  * Updates: adding an id that is present replaces its vector. Removing tombstones the
  * node: searches walk through it but never return it, and its neighbors' links are
@@ -39,7 +45,7 @@
 #include "../core/error.h"
 
 typedef enum { TA_DIST_L2 = 0, TA_DIST_IP, TA_DIST_COSINE } ta_dist;
-typedef enum { TA_VEC_F32 = 0, TA_VEC_I8 } ta_vec_storage;
+typedef enum { TA_VEC_F32 = 0, TA_VEC_I8, TA_VEC_F32_I8 } ta_vec_storage;
 
 #define TA_HNSW_MAX_DIM 65536u
 #define TA_HNSW_MAX_M   256u
@@ -48,7 +54,7 @@ typedef enum { TA_VEC_F32 = 0, TA_VEC_I8 } ta_vec_storage;
 typedef struct ta_hnsw_params {
     uint32_t dim;             /* 1..TA_HNSW_MAX_DIM */
     ta_dist dist;             /* metric */
-    ta_vec_storage storage;   /* float32 or int8 */
+    ta_vec_storage storage;   /* float32, int8, or float32 walked as int8 */
     uint32_t M;               /* links per node above level 0 (2*M at level 0); 0: 16 */
     uint32_t ef_construction; /* candidate list while inserting; 0: 200 */
     uint32_t ef_search;       /* default candidate list of a search (ef 0); 0: 64 */

@@ -150,6 +150,27 @@ static double recall(const ta_hnsw *h, ta_dist m, const float *x, size_t n, uint
     return want ? (double)found / (double)want : 1.0;
 }
 
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*len + 1);
+    assert_int_equal(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *path, const void *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
 /* ---- distances ---- */
 
 static void test_distance_kernels(void **state)
@@ -251,6 +272,29 @@ static int ds_teardown(void **state)
     return 0;
 }
 
+static const char *storage_name(ta_vec_storage st)
+{
+    return st == TA_VEC_F32 ? "f32" : st == TA_VEC_I8 ? "i8" : "f32+i8";
+}
+
+/* Every hit's distance is the float32 metric of its vector, up to rounding (indexes
+ * that keep float32 vectors return exact distances, walking copy or not). */
+static void check_exact_distances(const ta_hnsw *h, ta_dist m, const float *x, const float *q,
+                                  size_t nq)
+{
+    for (size_t i = 0; i < nq; i++) {
+        ta_hnsw_hit hits[10];
+        uint32_t nh = 0;
+        ta_error err = {0};
+        assert_int_equal(ta_hnsw_search(h, q + i * RD, 10, 32, NULL, NULL, hits, &nh, &err), 0);
+        assert_int_equal(nh, 10);
+        for (uint32_t j = 0; j < nh; j++) {
+            double want = metric(m, x + hits[j].id * RD, q + i * RD, RD);
+            assert_true(fabs(hits[j].distance - want) <= 1e-5 * (1 + fabs(want)));
+        }
+    }
+}
+
 static void check_recall(dataset *ds, ta_vec_storage st, double floor)
 {
     static const ta_dist ms[] = {TA_DIST_L2, TA_DIST_COSINE, TA_DIST_IP};
@@ -259,9 +303,10 @@ static void check_recall(dataset *ds, ta_vec_storage st, double floor)
         ta_hnsw *h = build(ms[i], st, ds->x, RN, RD);
         double rc = recall(h, ms[i], ds->x, RN, RD, ds->q, RQ, 10, 64, NULL, NULL);
         double lo = recall(h, ms[i], ds->x, RN, RD, ds->q, RQ, 10, 10, NULL, NULL);
-        fprintf(stderr, "  %s %s recall@10 ef=64: %.3f (ef=10: %.3f)\n",
-                st == TA_VEC_F32 ? "f32" : "i8", names[i], rc, lo);
+        fprintf(stderr, "  %s %s recall@10 ef=64: %.3f (ef=10: %.3f)\n", storage_name(st), names[i],
+                rc, lo);
         assert_true(rc >= floor);
+        if (st != TA_VEC_I8) check_exact_distances(h, ms[i], ds->x, ds->q, RQ);
         ta_hnsw_free(h);
     }
 }
@@ -276,6 +321,54 @@ static void test_recall_i8(void **state)
     check_recall(*state, TA_VEC_I8, 0.90);
 }
 
+static void test_recall_f32_i8(void **state)
+{
+    check_recall(*state, TA_VEC_F32_I8, 0.95);
+}
+
+/* float32 + int8 builds on the float32 vectors: the same inserts give the same graph as
+ * float32 alone, byte for byte in the saved file past the storage field and checksum;
+ * and walking the int8 copy finds nearly what walking the floats does. */
+static void test_f32_i8_same_graph(void **state)
+{
+    dataset *ds = *state;
+    char dir[] = "/tmp/ta_hnsw_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char pa[128], pb[128];
+    snprintf(pa, sizeof pa, "%s/a.hnsw", dir);
+    snprintf(pb, sizeof pb, "%s/b.hnsw", dir);
+    ta_error err = {0};
+    ta_hnsw *a = build(TA_DIST_COSINE, TA_VEC_F32, ds->x, 2000, RD);
+    ta_hnsw *b = build(TA_DIST_COSINE, TA_VEC_F32_I8, ds->x, 2000, RD);
+    for (uint64_t id = 0; id < 2000; id += 9) { /* removals repair the same way too */
+        assert_int_equal(ta_hnsw_remove(a, id, &err), 0);
+        assert_int_equal(ta_hnsw_remove(b, id, &err), 0);
+    }
+    assert_int_equal(ta_hnsw_save(a, pa, &err), 0);
+    assert_int_equal(ta_hnsw_save(b, pb, &err), 0);
+    size_t la, lb;
+    char *ia = slurp(pa, &la), *ib = slurp(pb, &lb);
+    assert_int_equal(la, lb);
+    uint32_t sa, sb;
+    memcpy(&sa, ia + 40, 4);
+    memcpy(&sb, ib + 40, 4);
+    assert_int_equal(sa, TA_VEC_F32);
+    assert_int_equal(sb, TA_VEC_F32_I8);
+    assert_memory_equal(ia + 24, ib + 24, 16);
+    assert_memory_equal(ia + 44, ib + 44, la - 44);
+    double ra = recall(a, TA_DIST_COSINE, ds->x, 2000, RD, ds->q, RQ, 10, 16, NULL, NULL);
+    double rb = recall(b, TA_DIST_COSINE, ds->x, 2000, RD, ds->q, RQ, 10, 16, NULL, NULL);
+    fprintf(stderr, "  recall@10 ef=16 over one graph: f32 walk %.3f, int8 walk %.3f\n", ra, rb);
+    assert_true(rb >= ra - 0.02);
+    free(ia);
+    free(ib);
+    ta_hnsw_free(a);
+    ta_hnsw_free(b);
+    unlink(pa);
+    unlink(pb);
+    rmdir(dir);
+}
+
 /* ---- updates and removals ---- */
 
 static bool not_removed(uint64_t id, void *ud)
@@ -284,12 +377,11 @@ static bool not_removed(uint64_t id, void *ud)
     return id % 5 != 0;
 }
 
-static void test_update_remove(void **state)
+static void update_remove(dataset *ds, ta_vec_storage st)
 {
-    dataset *ds = *state;
     const size_t n = 2000;
     ta_error err = {0};
-    ta_hnsw *h = build(TA_DIST_L2, TA_VEC_F32, ds->x, n, RD);
+    ta_hnsw *h = build(TA_DIST_L2, st, ds->x, n, RD);
     float *x = malloc(sizeof(float) * n * RD);
     memcpy(x, ds->x, sizeof(float) * n * RD);
 
@@ -349,6 +441,16 @@ static void test_update_remove(void **state)
     ta_hnsw_free(h);
 }
 
+static void test_update_remove(void **state)
+{
+    update_remove(*state, TA_VEC_F32);
+}
+
+static void test_update_remove_f32_i8(void **state)
+{
+    update_remove(*state, TA_VEC_F32_I8);
+}
+
 /* ---- filtered search ---- */
 
 static bool even(uint64_t id, void *ud)
@@ -391,27 +493,6 @@ static void test_filter(void **state)
 
 /* ---- persistence ---- */
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc(*len + 1);
-    assert_int_equal(fread(b, 1, *len, f), *len);
-    fclose(f);
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, len, f), len);
-    fclose(f);
-}
-
 static void same_results(const ta_hnsw *a, const ta_hnsw *b, const float *q, size_t nq)
 {
     for (size_t i = 0; i < nq; i++) {
@@ -438,8 +519,11 @@ static void test_persistence(void **state)
     snprintf(bad, sizeof bad, "%s/bad.hnsw", dir);
     ta_error err = {0};
 
-    for (int st = 0; st < 2; st++) {
-        ta_hnsw *h = build(TA_DIST_L2, (ta_vec_storage)st, ds->x, 1000, RD);
+    /* int8 last: the corruption checks below read its layout. */
+    static const ta_vec_storage sts[] = {TA_VEC_F32, TA_VEC_F32_I8, TA_VEC_I8};
+    for (int si = 0; si < 3; si++) {
+        ta_vec_storage st = sts[si];
+        ta_hnsw *h = build(TA_DIST_L2, st, ds->x, 1000, RD);
         for (uint64_t id = 0; id < 1000; id += 7)
             assert_int_equal(ta_hnsw_remove(h, id, &err), 0);
         ta_hnsw_set_tag(h, 0xabcdef);
@@ -554,10 +638,9 @@ static void *reader(void *p)
     return NULL;
 }
 
-static void test_concurrent(void **state)
+static void concurrent(dataset *ds, ta_vec_storage st)
 {
-    dataset *ds = *state;
-    ta_hnsw *h = build(TA_DIST_L2, TA_VEC_F32, ds->x, 3000, RD);
+    ta_hnsw *h = build(TA_DIST_L2, st, ds->x, 3000, RD);
     volatile int stop = 0;
     reader_arg ra[2] = {{h, ds->q, &stop, 0, 0}, {h, ds->q, &stop, 0, 0}};
     pthread_t t[2];
@@ -583,6 +666,17 @@ static void test_concurrent(void **state)
     ta_hnsw_free(h);
 }
 
+static void test_concurrent(void **state)
+{
+    concurrent(*state, TA_VEC_F32);
+}
+
+/* The walking copy is published with the vector it shadows. */
+static void test_concurrent_f32_i8(void **state)
+{
+    concurrent(*state, TA_VEC_F32_I8);
+}
+
 /* ---- bad input ---- */
 
 static void test_bad_input(void **state)
@@ -598,6 +692,9 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err.message, "M"));
     p = (ta_hnsw_params){.dim = 4, .dist = (ta_dist)7};
     assert_null(ta_hnsw_new(&p, &err));
+    p = (ta_hnsw_params){.dim = 4, .storage = (ta_vec_storage)3};
+    assert_null(ta_hnsw_new(&p, &err));
+    assert_non_null(strstr(err.message, "storage"));
     assert_null(ta_hnsw_new(NULL, &err));
 
     p = (ta_hnsw_params){.dim = 4, .dist = TA_DIST_COSINE};
@@ -646,10 +743,18 @@ static void test_bad_input(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_distance_kernels), cmocka_unit_test(test_recall_f32),
-        cmocka_unit_test(test_recall_i8),        cmocka_unit_test(test_update_remove),
-        cmocka_unit_test(test_filter),           cmocka_unit_test(test_persistence),
-        cmocka_unit_test(test_concurrent),       cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_distance_kernels),
+        cmocka_unit_test(test_recall_f32),
+        cmocka_unit_test(test_recall_i8),
+        cmocka_unit_test(test_recall_f32_i8),
+        cmocka_unit_test(test_f32_i8_same_graph),
+        cmocka_unit_test(test_update_remove),
+        cmocka_unit_test(test_update_remove_f32_i8),
+        cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_persistence),
+        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_concurrent_f32_i8),
+        cmocka_unit_test(test_bad_input),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));
     return cmocka_run_group_tests(tests, ds_setup, ds_teardown);

@@ -172,8 +172,11 @@ int main(int argc, char **argv)
     }
     double t_write = now_s() - t0;
     t0 = now_s();
-    ta_hnsw_params hp = {
-        .dim = dim, .dist = TA_DIST_COSINE, .seed = 1, .capacity_hint = (uint64_t)n};
+    ta_hnsw_params hp = {.dim = dim,
+                         .dist = TA_DIST_COSINE,
+                         .storage = TA_VEC_F32_I8, /* as the server's (memory_index.c) */
+                         .seed = 1,
+                         .capacity_hint = (uint64_t)n};
     ta_hnsw *idx = ta_hnsw_new(&hp, &err);
     for (long i = 0; idx && i < n; i++)
         ta_hnsw_add(idx, (uint64_t)ids[i], vecs + (size_t)i * dim, NULL);

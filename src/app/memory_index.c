@@ -45,11 +45,23 @@ static void index_path(const ta_app *app, char *out, size_t cap)
     snprintf(out, cap, "%s/memory.hnsw", app->db_path);
 }
 
+/* The index's settings: cosine; float32 walked as int8 (a quarter of the bytes per
+ * search step, exact distances). */
+#define INDEX_DIST    TA_DIST_COSINE
+#define INDEX_STORAGE TA_VEC_F32_I8
+
 static ta_hnsw *make(uint32_t dim)
 {
-    /* float32 walked as int8: a quarter of the bytes per search step, exact distances */
-    ta_hnsw_params p = {.dim = dim, .dist = TA_DIST_COSINE, .storage = TA_VEC_F32_I8, .seed = 1};
+    ta_hnsw_params p = {.dim = dim, .dist = INDEX_DIST, .storage = INDEX_STORAGE, .seed = 1};
     return ta_hnsw_new(&p, NULL);
+}
+
+/* Whether a loaded index has them (one saved by an older version may not). */
+static bool has_our_settings(const ta_hnsw *h)
+{
+    ta_hnsw_params p;
+    ta_hnsw_get_params(h, &p);
+    return p.dist == INDEX_DIST && p.storage == INDEX_STORAGE;
 }
 
 typedef struct {
@@ -183,6 +195,8 @@ int ta_app_index_open(ta_app *app, ta_error *err)
             why = "the embeddings changed since it was saved";
         else if (saved_max > st.max_id || st.max_id > (int64_t)TAG_ID_MASK)
             why = "it is newer than the database";
+        else if (!has_our_settings(h))
+            why = "it was saved with other settings (metric or storage)";
         if (why) {
             ta_hnsw_free(h);
             h = NULL;

@@ -119,8 +119,11 @@ int main(int argc, char **argv)
     if (h) {
         ta_hnsw_params lp;
         ta_hnsw_get_params(h, &lp);
-        if (lp.storage != storage)
-            return fprintf(stderr, "%s holds another storage than %s\n", saved, sname), 2;
+        if (lp.storage != storage) {
+            fprintf(stderr, "%s holds another storage than %s\n", saved, sname);
+            ta_hnsw_free(h);
+            return 2;
+        }
     }
     if (!h) {
         h = ta_hnsw_new(&p, &err);

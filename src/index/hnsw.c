@@ -25,8 +25,9 @@
  * remove) hold `wmu` throughout, which makes them the only code that changes the graph,
  * so they may read it without `rw` while they search and choose neighbors; they collect
  * every changed list in a pending buffer and take the write side of `rw` only to copy
- * those in (and the new vector, counts, map entries, entry point), or to swap in grown
- * arrays. Save holds `wmu`: it sees a still graph while readers go on.
+ * those in (and the new vector with its walking copy, counts, map entries, entry point),
+ * or to swap in grown arrays. Save holds `wmu`: it sees a still graph while readers go
+ * on.
  */
 #include "hnsw.h"
 
@@ -218,15 +219,18 @@ static inline float dist_nn(const ta_hnsw *h, uint32_t a, uint32_t b)
     return dist_qn(h, &q, b);
 }
 
-/* Quantizes x * mul (dim values, max |x| = amax) to int8 with one symmetric scale. */
+/* Quantizes x * mul (dim values, max |x| = amax) to int8 with one symmetric scale. The
+ * inverse scale is a double: for a vector of tiny values the float scale is subnormal
+ * and its float inverse infinite, which would turn every value into -127. */
 static void quantize(const float *x, float mul, float amax, uint32_t dim, int8_t *o, float *scale,
                      float *norm2)
 {
     float s = amax * mul / 127.0f;
-    float inv = s > 0 ? 1.0f / s : 0;
+    double top = (double)amax * mul;
+    double inv = top > 0 ? 127.0 / top : 0;
     int64_t q2 = 0;
     for (uint32_t i = 0; i < dim; i++) {
-        long q = lrintf(x[i] * mul * inv);
+        long q = lrint((double)x[i] * mul * inv);
         if (q > 127) q = 127;
         if (q < -127) q = -127;
         o[i] = (int8_t)q;

@@ -14,9 +14,9 @@
  * float32 + int8 keeps both: the graph is built on the float32 vectors (the same graph
  * as float32 alone), searches walk it on the int8 copy, a quarter of the bytes per
  * step, and re-rank the ef candidates they end with by float32 distance, so the
- * distances returned are exact and the recall is float32's within noise. It costs dim + 8
- * bytes more per vector, in memory only: the file holds the float32 vectors and the
- * copy is made again at load.
+ * distances returned are exact and the recall is float32's within noise. The copy costs
+ * dim bytes rounded up to 64, plus 8, per vector, in memory only: the file holds the
+ * float32 vectors and the copy is made again at load.
  *
  * Updates: adding an id that is present replaces its vector. Removing tombstones the
  * node: searches walk through it but never return it, and its neighbors' links are

@@ -369,6 +369,31 @@ static void test_f32_i8_same_graph(void **state)
     rmdir(dir);
 }
 
+/* Vectors of tiny values (a scale of max |x| / 127 that is subnormal) quantize to their
+ * values, not to -127 everywhere as an infinite inverse scale made them. */
+static void test_tiny_vectors(void **state)
+{
+    (void)state;
+    static const ta_vec_storage sts[] = {TA_VEC_I8, TA_VEC_F32_I8};
+    for (int si = 0; si < 2; si++) {
+        ta_hnsw_params p = {.dim = 4, .dist = TA_DIST_IP, .storage = sts[si]};
+        ta_error err = {0};
+        ta_hnsw *h = ta_hnsw_new(&p, &err);
+        assert_non_null(h);
+        float a[4] = {1e-38f, 0, 0, 0}, b[4] = {-1e-38f, 0, 0, 0}, q[4] = {1, 0, 0, 0};
+        assert_int_equal(ta_hnsw_add(h, 1, a, &err), 0);
+        assert_int_equal(ta_hnsw_add(h, 2, b, &err), 0);
+        ta_hnsw_hit hits[2];
+        uint32_t nh = 0;
+        assert_int_equal(ta_hnsw_search(h, q, 2, 0, NULL, NULL, hits, &nh, &err), 0);
+        assert_int_equal(nh, 2);
+        assert_int_equal(hits[0].id, 1);
+        assert_true(hits[0].distance < 0 && hits[1].distance > 0);
+        assert_true(fabsf(hits[0].distance + 1e-38f) < 1e-40f);
+        ta_hnsw_free(h);
+    }
+}
+
 /* ---- updates and removals ---- */
 
 static bool not_removed(uint64_t id, void *ud)
@@ -459,10 +484,9 @@ static bool even(uint64_t id, void *ud)
     return id % 2 == 0;
 }
 
-static void test_filter(void **state)
+static void filter(dataset *ds, ta_vec_storage st)
 {
-    dataset *ds = *state;
-    ta_hnsw *h = build(TA_DIST_COSINE, TA_VEC_F32, ds->x, RN, RD);
+    ta_hnsw *h = build(TA_DIST_COSINE, st, ds->x, RN, RD);
     double rc = recall(h, TA_DIST_COSINE, ds->x, RN, RD, ds->q, 100, 10, 64, even, NULL);
     fprintf(stderr, "  recall@10 even ids only: %.3f\n", rc);
     assert_true(rc >= 0.9);
@@ -489,6 +513,16 @@ static void test_filter(void **state)
     assert_int_equal(nh, 0);
     free(ids);
     ta_hnsw_free(h);
+}
+
+static void test_filter(void **state)
+{
+    filter(*state, TA_VEC_F32);
+}
+
+static void test_filter_f32_i8(void **state)
+{
+    filter(*state, TA_VEC_F32_I8);
 }
 
 /* ---- persistence ---- */
@@ -615,7 +649,7 @@ static void test_persistence(void **state)
 
 typedef struct {
     ta_hnsw *h;
-    const float *q;
+    const float *q, *x; /* x: the vectors, to check distances when exact (not NULL) */
     volatile int *stop;
     long searches;
     int bad;
@@ -630,8 +664,15 @@ static void *reader(void *p)
         ta_error err = {0};
         if (ta_hnsw_search(a->h, a->q + i * RD, 10, 32, NULL, NULL, hits, &nh, &err)) a->bad++;
         for (uint32_t j = 0; j < nh; j++) {
-            if (hits[j].id >= 5000) a->bad++;
+            if (hits[j].id >= 5000) {
+                a->bad++;
+                continue;
+            }
             if (j && hits[j].distance < hits[j - 1].distance) a->bad++;
+            /* A vector re-added under its id is the same vector: the distance of any hit
+             * is its float32 one, whichever copy the walk saw. */
+            double want = a->x ? metric(TA_DIST_L2, a->x + hits[j].id * RD, a->q + i * RD, RD) : 0;
+            if (a->x && fabs(hits[j].distance - want) > 1e-5 * (1 + fabs(want))) a->bad++;
         }
         a->searches++;
     }
@@ -642,7 +683,8 @@ static void concurrent(dataset *ds, ta_vec_storage st)
 {
     ta_hnsw *h = build(TA_DIST_L2, st, ds->x, 3000, RD);
     volatile int stop = 0;
-    reader_arg ra[2] = {{h, ds->q, &stop, 0, 0}, {h, ds->q, &stop, 0, 0}};
+    const float *x = st == TA_VEC_I8 ? NULL : ds->x;
+    reader_arg ra[2] = {{h, ds->q, x, &stop, 0, 0}, {h, ds->q, x, &stop, 0, 0}};
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&t[i], NULL, reader, &ra[i]), 0);
@@ -751,6 +793,8 @@ int main(void)
         cmocka_unit_test(test_update_remove),
         cmocka_unit_test(test_update_remove_f32_i8),
         cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_filter_f32_i8),
+        cmocka_unit_test(test_tiny_vectors),
         cmocka_unit_test(test_persistence),
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_concurrent_f32_i8),

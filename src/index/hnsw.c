@@ -131,6 +131,12 @@ static inline const void *vec_at(const ta_hnsw *h, uint32_t i)
     return h->vecs + (size_t)i * h->vec_stride;
 }
 
+/* Slot i's record in the walking copy (float32 + int8 only). */
+static inline int8_t *walk_at(const ta_hnsw *h, uint32_t i)
+{
+    return (int8_t *)(h->walk + (size_t)i * h->walk_stride);
+}
+
 static inline uint32_t *links_at(const ta_hnsw *h, uint32_t i, int lc)
 {
     if (lc == 0) return h->links0 + (size_t)i * h->link0_stride;
@@ -154,7 +160,7 @@ static inline const int8_t *i8_at(const ta_hnsw *h, bool walk, uint32_t j, const
 {
     if (walk) {
         *m = h->walk_qn + 2 * (size_t)j;
-        return (const int8_t *)(h->walk + (size_t)j * h->walk_stride);
+        return walk_at(h, j);
     }
     *m = h->qnorm + 2 * (size_t)j;
     return vec_at(h, j);
@@ -240,13 +246,14 @@ static void quantize(const float *x, float mul, float amax, uint32_t dim, int8_t
     *norm2 = (float)((double)s * s * (double)q2);
 }
 
-/* The walking copy of f, a stored float32 vector: the same int8 whatever path f came by
- * (added now, or read back from a file). */
+/* The walking copy of f, a stored float32 vector, into o (walk_stride bytes, the padding
+ * zeroed): the same int8 whatever path f came by (added now, or read back from a file). */
 static void quantize_walk(const ta_hnsw *h, const float *f, int8_t *o, float *scale, float *norm2)
 {
     float amax = 0;
     for (uint32_t i = 0; i < h->p.dim; i++)
         amax = fabsf(f[i]) > amax ? fabsf(f[i]) : amax;
+    memset(o + h->p.dim, 0, h->walk_stride - h->p.dim);
     quantize(f, 1.0f, amax, h->p.dim, o, scale, norm2);
 }
 
@@ -524,7 +531,7 @@ PREFETCH_FN prefetch_vec(const ta_hnsw *h, const qv *q, uint32_t i)
     const char *v = vec_at(h, i);
     size_t bytes = h->vec_bytes;
     if (q->walk) {
-        v = (const char *)(h->walk + (size_t)i * h->walk_stride);
+        v = (const char *)walk_at(h, i);
         bytes = h->p.dim;
     }
     for (size_t k = 0; k < PREFETCH_LINES && k * 64 < bytes; k++)
@@ -1023,7 +1030,7 @@ static int insert_slot(ta_hnsw *h, scratch *s, uint64_t id, uint32_t slot, int l
                 h->qnorm[2 * (size_t)slot + 1] = h->wnorm2;
             }
             if (h->walk) {
-                memcpy(h->walk + (size_t)slot * h->walk_stride, h->wwalk, h->walk_stride);
+                memcpy(walk_at(h, slot), h->wwalk, h->walk_stride);
                 h->walk_qn[2 * (size_t)slot] = h->wwscale;
                 h->walk_qn[2 * (size_t)slot + 1] = h->wwnorm2;
             }
@@ -1061,10 +1068,7 @@ int ta_hnsw_add(ta_hnsw *h, uint64_t id, const float *vec, ta_error *err)
     pthread_mutex_lock(&h->wmu);
     int rc = encode(h, vec, !stores_f32(h), h->wvec, &h->wscale, &h->wnorm2, "vector", err);
     if (rc) goto out;
-    if (h->wwalk) {
-        memset(h->wwalk, 0, h->walk_stride);
-        quantize_walk(h, h->wvec, h->wwalk, &h->wwscale, &h->wwnorm2);
-    }
+    if (h->wwalk) quantize_walk(h, h->wvec, h->wwalk, &h->wwscale, &h->wwnorm2);
     /* Room first, so nothing below fails for memory after the graph changed. */
     if ((rc = ensure_free_room(h)) || (rc = grow(h, (uint64_t)h->n + 1))) {
         ta_error_set(err, rc, rc == TA_ETOOBIG ? "hnsw: index is full" : "hnsw: out of memory");
@@ -1578,9 +1582,7 @@ ta_hnsw *ta_hnsw_load_mem(const void *data, size_t len, ta_error *err)
         }
     }
     for (uint32_t i = 0; h->walk && i < n; i++) {
-        int8_t *o = (int8_t *)(h->walk + (size_t)i * h->walk_stride);
-        memset(o, 0, h->walk_stride);
-        quantize_walk(h, (const float *)vec_at(h, i), o, &h->walk_qn[2 * (size_t)i],
+        quantize_walk(h, (const float *)vec_at(h, i), walk_at(h, i), &h->walk_qn[2 * (size_t)i],
                       &h->walk_qn[2 * (size_t)i + 1]);
     }
     if (p.storage == TA_VEC_I8) {
